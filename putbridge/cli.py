@@ -1,0 +1,177 @@
+"""The `putbridge` command: a thin click group over the core.
+
+Every PutbridgeError becomes one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from putbridge import __version__, config, logs, tomlfile
+from putbridge.errors import PutbridgeError
+from putbridge.putio import PutioClient
+
+log = logging.getLogger(__name__)
+
+
+def _one_line_errors(func):
+    """Turn our errors into click's one-line failure (exit status 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PutbridgeError as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $PUTBRIDGE_CONFIG, ./putbridge.toml, then the user config dir).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail (tokens stay redacted).")
+@click.version_option(__version__, prog_name="putbridge")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """put.io inside your home media server."""
+    ctx.obj = {"config_path": config_path, "verbose": verbose}
+
+
+def _settings(ctx: click.Context, *, must_exist: bool = True) -> config.Settings:
+    settings = config.load_settings(ctx.obj["config_path"], must_exist=must_exist)
+    level = "DEBUG" if ctx.obj["verbose"] else settings.log.level
+    logs.setup_logging(level)
+    if settings.putio.token:
+        logs.register_secret(settings.putio.token)
+    return settings
+
+
+def _client(settings: config.Settings, *, token: str | None = None) -> PutioClient:
+    return PutioClient(
+        token if token is not None else settings.putio.token,
+        api_url=settings.putio.api_url,
+        upload_url=settings.putio.upload_url,
+        timeout=settings.putio.timeout,
+    )
+
+
+@main.command()
+@click.option("--poll-interval", type=float, default=3.0, hidden=True)
+@click.pass_context
+@_one_line_errors
+def login(ctx: click.Context, poll_interval: float) -> None:
+    """Link putbridge to your put.io account with a device code."""
+    from putbridge.login import LINK_PAGE, link_device, save_token
+
+    settings = _settings(ctx, must_exist=False)
+    target = settings.source or config.find_config_file(ctx.obj["config_path"])[0]
+
+    def show(code: str) -> None:
+        click.echo(f"Open {LINK_PAGE} and enter this code: {code}")
+        click.echo("Waiting for the code to be linked (Ctrl-C to give up)...")
+
+    with _client(settings, token="") as client:
+        token = link_device(client, on_code=show, interval=poll_interval)
+    logs.register_secret(token)
+    with _client(settings, token=token) as client:
+        info = client.account_info()
+    save_token(target, token)
+    who = info.get("username") or info.get("mail") or "your account"
+    click.echo(f"Linked to put.io as {who}. Token saved in {target} (readable by you only).")
+
+
+@main.command("config")
+@click.pass_context
+@_one_line_errors
+def show_config(ctx: click.Context) -> None:
+    """Print the effective configuration, secrets redacted."""
+    settings = _settings(ctx)
+    where = settings.source or "no file: defaults and environment"
+    click.echo(f"# from {where}")
+    click.echo(tomlfile.dumps(config.redacted(settings)), nl=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=0, help="Port (default: a free one, printed).")
+@click.option("--token", help="The account's API token (default: a random one, printed).")
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON seed file describing the account (default: the sample library).",
+)
+@click.pass_context
+@_one_line_errors
+def emulator(
+    ctx: click.Context, host: str, port: int, token: str | None, seed: Path | None
+) -> None:
+    """Serve the put.io emulator until Ctrl-C."""
+    from putbridge.emulator import Emulator, EmulatorServer, RealClock
+
+    logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "INFO")
+    token = token or secrets.token_urlsafe(18)
+    emu = Emulator(token=token, clock=RealClock())
+    try:
+        if seed:
+            emu.load_seed(seed)
+        else:
+            emu.populate_sample()
+        with EmulatorServer(emu, host=host, port=port) as server:
+            click.echo(f"put.io emulator serving the API at {server.api_url}")
+            click.echo(f"uploads at {server.upload_url}/files/upload")
+            click.echo(f"token: {token}")
+            click.echo("Point putbridge at it with:")
+            click.echo(
+                f'  [putio]\n  api_url = "{server.api_url}"\n'
+                f'  upload_url = "{server.upload_url}"\n  token = "{token}"'
+            )
+            _wait_for_signal()
+    finally:
+        emu.close()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@main.command()
+@click.pass_context
+@_one_line_errors
+def demo(ctx: click.Context) -> None:
+    """Run putbridge against the bundled put.io emulator: no account, no network."""
+    from putbridge.demo import run_demo
+
+    logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "WARNING")
+    run_demo(click.echo)
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    main(prog_name="putbridge")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

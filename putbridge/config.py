@@ -1,0 +1,326 @@
+"""Configuration: one declared tree of dataclasses, layered defaults -> TOML file -> environment.
+
+Every key is declared once here with its type and default. A key the tree does not declare, a
+value of the wrong type or an unreadable file is a ConfigError naming the key and where it came
+from (the file path or the environment variable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from putbridge.errors import ConfigError
+from putbridge.putio import DEFAULT_API_URL, DEFAULT_UPLOAD_URL
+
+CONFIG_FILENAME = "putbridge.toml"
+ENV_PREFIX = "PUTBRIDGE_"
+REDACTED = "[REDACTED]"
+# Keys whose values are secrets: shown redacted by `putbridge config`.
+SECRET_KEYS = frozenset({"token", "api_key"})
+
+
+def _user_dir(env: str, fallback: str) -> Path:
+    base = os.environ.get(env)
+    return Path(base) if base else Path.home() / fallback
+
+
+def default_config_path() -> Path:
+    return _user_dir("XDG_CONFIG_HOME", ".config") / "putbridge" / CONFIG_FILENAME
+
+
+def default_state_dir() -> str:
+    return str(_user_dir("XDG_STATE_HOME", ".local/state") / "putbridge")
+
+
+@dataclass
+class PutioSettings:
+    token: str = ""
+    api_url: str = DEFAULT_API_URL
+    upload_url: str = DEFAULT_UPLOAD_URL
+    timeout: float = 30.0
+
+
+@dataclass
+class ServerSettings:
+    listen: str = "127.0.0.1:9091"
+    public_url: str = "http://127.0.0.1:9091"
+    api_key: str = ""
+
+
+@dataclass
+class StateSettings:
+    dir: str = field(default_factory=default_state_dir)
+
+
+@dataclass
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass
+class LibrarySettings:
+    path: str
+    source: str = "/"
+    layout: str = "mirror"
+    mode: str = "strm"
+    links: str = "bridge"
+
+
+@dataclass
+class BlackholeSettings:
+    path: str
+    target: str = "/"
+
+
+@dataclass
+class MediaServerSettings:
+    kind: str
+    url: str
+    token: str = ""
+    path_map: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Settings:
+    putio: PutioSettings = field(default_factory=PutioSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    state: StateSettings = field(default_factory=StateSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    library: list[LibrarySettings] = field(default_factory=list)
+    blackhole: list[BlackholeSettings] = field(default_factory=list)
+    mediaserver: list[MediaServerSettings] = field(default_factory=list)
+    # Where the settings were read from (None: no file, defaults and environment only).
+    source: Path | None = field(default=None, compare=False)
+
+
+# Allowed values of enum-like keys: (section, key) -> choices.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("library", "layout"): ("mirror", "movies", "shows"),
+    ("library", "mode"): ("strm", "download"),
+    ("library", "links"): ("bridge", "proxy", "direct", "hls"),
+    ("mediaserver", "kind"): ("plex", "jellyfin", "emby", "kodi"),
+    ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> tuple[Path, bool]:
+    """The config file to use and whether the user named it (then it must exist to be read).
+
+    Order: the explicit path, $PUTBRIDGE_CONFIG, ./putbridge.toml, the user config dir.
+    """
+    if explicit:
+        return Path(explicit), True
+    from_env = os.environ.get("PUTBRIDGE_CONFIG")
+    if from_env:
+        return Path(from_env), True
+    local = Path.cwd() / CONFIG_FILENAME
+    if local.exists():
+        return local, False
+    return default_config_path(), False
+
+
+def load_settings(
+    path: str | os.PathLike | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    must_exist: bool = True,
+) -> Settings:
+    """Read the settings: defaults, then the TOML file (if any), then PUTBRIDGE_* variables.
+
+    ``must_exist``: when the user named a file that is missing, fail (False lets `login` create it).
+    """
+    environ = os.environ if environ is None else environ
+    config_path, named = find_config_file(path)
+    raw: dict[str, Any] = {}
+    source: Path | None = None
+    if config_path.exists():
+        raw = _read_toml(config_path)
+        source = config_path
+    elif named and must_exist:
+        raise ConfigError(f"config file {config_path} does not exist")
+    where = str(config_path)
+    settings = _build(Settings, raw, where, path_prefix="")
+    _apply_env(settings, environ)
+    settings.source = source
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, raw: Any, where: str, path_prefix: str) -> Any:
+    """Make a dataclass of ``cls`` from a TOML table, naming the first bad key."""
+    label = path_prefix.rstrip(".") or "top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: '{label}' must be a table, not {_type_name(raw)}")
+    known = _fields(cls)
+    hints = _hints(cls)
+    for key in raw:
+        if key not in known:
+            hint = f" (known keys: {', '.join(sorted(known))})"
+            raise ConfigError(f"{where}: unknown key '{path_prefix}{key}'{hint}")
+    values: dict[str, Any] = {}
+    section = path_prefix.split(".")[0].split("[")[0]
+    for name, f in known.items():
+        key_path = f"{path_prefix}{name}"
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{where}: missing required key '{key_path}'")
+            continue
+        values[name] = _convert(hints[name], raw[name], where, key_path, (section, name))
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str, key_path: str, choice_key: tuple[str, str]) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, f"{key_path}.")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: '{key_path}' must be a list of tables ([[{key_path}]])")
+        return [_build(item, v, where, f"{key_path}[{i}].") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{where}: '{key_path}' must be a table of strings to strings")
+        return dict(value)
+    ok = {
+        str: isinstance(value, str),
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool),
+    }.get(hint)
+    if not ok:
+        raise ConfigError(
+            f"{where}: '{key_path}' must be {_hint_name(hint)}, not {_type_name(value)} "
+            f"({_preview(value)})"
+        )
+    if hint is float:
+        value = float(value)
+    choices = CHOICES.get(choice_key)
+    if choices and value not in choices:
+        raise ConfigError(
+            f"{where}: '{key_path}' must be one of {', '.join(choices)}, not {_preview(value)}"
+        )
+    return value
+
+
+_ENV_KEY = re.compile(r"^PUTBRIDGE_([A-Z0-9_]+?)__([A-Z0-9_]+)$")
+
+
+def _apply_env(settings: Settings, environ: Mapping[str, str]) -> None:
+    """PUTBRIDGE_<SECTION>__<KEY>=value over the file, for the single-table sections."""
+    tables = {
+        name: f
+        for name, f in _fields(Settings).items()
+        if dataclasses.is_dataclass(_hints(Settings)[name])
+    }
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        match = _ENV_KEY.match(var)
+        if not match:
+            raise ConfigError(f"environment variable {var}: expected PUTBRIDGE_<SECTION>__<KEY>")
+        section, key = match.group(1).lower(), match.group(2).lower()
+        if section not in tables:
+            known = ", ".join(sorted(tables))
+            raise ConfigError(
+                f"environment variable {var}: unknown section '{section}' (sections set by "
+                f"environment: {known}; lists like [[library]] only in the file)"
+            )
+        table = getattr(settings, section)
+        hints = _hints(type(table))
+        if key not in hints:
+            known = ", ".join(sorted(_fields(type(table))))
+            raise ConfigError(
+                f"environment variable {var}: unknown key '{section}.{key}' (known keys: {known})"
+            )
+        value = _parse_env_value(hints[key], environ[var], var)
+        setattr(table, key, _convert(hints[key], value, f"environment variable {var}",
+                                     f"{section}.{key}", (section, key)))
+
+
+def _parse_env_value(hint: Any, text: str, var: str) -> Any:
+    if hint is str:
+        return text
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"environment variable {var}: expected true or false, not {text!r}")
+    try:
+        return hint(text.strip()) if hint in (int, float) else text
+    except ValueError as err:
+        raise ConfigError(
+            f"environment variable {var}: expected {_hint_name(hint)}, not {text!r}"
+        ) from err
+
+
+def _hint_name(hint: Any) -> str:
+    names = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+    return names.get(hint, str(hint))
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret value replaced."""
+
+    def walk(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {
+                name: (REDACTED if name in SECRET_KEYS and getattr(value, name) else
+                       walk(getattr(value, name)))
+                for name in _fields(type(value))
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return dict(value)
+        return value
+
+    return walk(settings)
+
