@@ -11,7 +11,6 @@ import secrets
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -66,6 +65,7 @@ def _client(settings: config.Settings, *, token: str | None = None) -> PutioClie
         api_url=settings.putio.api_url,
         upload_url=settings.putio.upload_url,
         timeout=settings.putio.timeout,
+        app_id=settings.putio.app_id,
     )
 
 
@@ -78,7 +78,7 @@ def login(ctx: click.Context, poll_interval: float) -> None:
     from putbridge.login import LINK_PAGE, link_device, save_token
 
     settings = _settings(ctx, must_exist=False)
-    target = settings.source or config.find_config_file(ctx.obj["config_path"])[0]
+    target = settings.loaded_from or config.find_config_file(ctx.obj["config_path"])[0]
 
     def show(code: str) -> None:
         click.echo(f"Open {LINK_PAGE} and enter this code: {code}")
@@ -100,7 +100,7 @@ def login(ctx: click.Context, poll_interval: float) -> None:
 def show_config(ctx: click.Context) -> None:
     """Print the effective configuration, secrets redacted."""
     settings = _settings(ctx)
-    where = settings.source or "no file: defaults and environment"
+    where = settings.loaded_from or "no file: defaults and environment"
     click.echo(f"# from {where}")
     click.echo(tomlfile.dumps(config.redacted(settings)), nl=False)
 

@@ -46,6 +46,8 @@ class PutioSettings:
     api_url: str = DEFAULT_API_URL
     upload_url: str = DEFAULT_UPLOAD_URL
     timeout: float = 30.0
+    # The OAuth app putbridge logs in as (put.io's device-link flow needs a registered app id).
+    app_id: str = "0"
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Settings:
     blackhole: list[BlackholeSettings] = field(default_factory=list)
     mediaserver: list[MediaServerSettings] = field(default_factory=list)
     # Where the settings were read from (None: no file, defaults and environment only).
-    source: Path | None = field(default=None, compare=False)
+    loaded_from: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
 
 # Allowed values of enum-like keys: (section, key) -> choices.
@@ -149,7 +151,7 @@ def load_settings(
     where = str(config_path)
     settings = _build(Settings, raw, where, path_prefix="")
     _apply_env(settings, environ)
-    settings.source = source
+    settings.loaded_from = source
     return settings
 
 
@@ -164,7 +166,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    return {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -261,8 +263,13 @@ def _apply_env(settings: Settings, environ: Mapping[str, str]) -> None:
                 f"environment variable {var}: unknown key '{section}.{key}' (known keys: {known})"
             )
         value = _parse_env_value(hints[key], environ[var], var)
-        setattr(table, key, _convert(hints[key], value, f"environment variable {var}",
-                                     f"{section}.{key}", (section, key)))
+        setattr(
+            table,
+            key,
+            _convert(
+                hints[key], value, f"environment variable {var}", f"{section}.{key}", (section, key)
+            ),
+        )
 
 
 def _parse_env_value(hint: Any, text: str, var: str) -> Any:
@@ -312,8 +319,11 @@ def redacted(settings: Settings) -> dict[str, Any]:
     def walk(value: Any) -> Any:
         if dataclasses.is_dataclass(value):
             return {
-                name: (REDACTED if name in SECRET_KEYS and getattr(value, name) else
-                       walk(getattr(value, name)))
+                name: (
+                    REDACTED
+                    if name in SECRET_KEYS and getattr(value, name)
+                    else walk(getattr(value, name))
+                )
                 for name in _fields(type(value))
             }
         if isinstance(value, list):
@@ -323,4 +333,3 @@ def redacted(settings: Settings) -> dict[str, Any]:
         return value
 
     return walk(settings)
-

@@ -119,6 +119,22 @@ class _JsonFormatter(_RedactingFormatter):
         return redact(jsonlib.dumps(entry, ensure_ascii=False))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record, not at set-up.
+
+    Test runners and embedding programs swap sys.stderr; a handler bound to the old stream would
+    write to a closed file.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: int | str = logging.INFO, json: bool = False) -> logging.Handler:
     """Send log records at ``level`` and above to stderr; calling it again replaces the handler."""
     if isinstance(level, str):
@@ -128,7 +144,7 @@ def setup_logging(level: int | str = logging.INFO, json: bool = False) -> loggin
         if handler.get_name() == _HANDLER_NAME:
             root.removeHandler(handler)
             handler.close()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(_JsonFormatter() if json else _RedactingFormatter(LOG_FORMAT))
     root.addHandler(handler)

@@ -54,7 +54,7 @@ path_map = { "/media" = "/data/media" }
 def test_full_file_is_read_into_typed_settings(tmp_path):
     path = write(tmp_path, FULL)
     settings = config.load_settings(path, environ={})
-    assert settings.source == path
+    assert settings.loaded_from == path
     assert settings.putio.token == "abc123token"
     assert settings.putio.timeout == 5.0 and isinstance(settings.putio.timeout, float)
     assert settings.putio.upload_url == "https://upload.put.io/v2"  # default kept
@@ -70,7 +70,7 @@ def test_defaults_are_safe(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     settings = config.load_settings(environ={})
-    assert settings.source is None
+    assert settings.loaded_from is None
     assert settings.server.listen.startswith("127.0.0.1:")
     assert settings.putio.api_url == "https://api.put.io/v2"
     assert settings.library == []
@@ -119,7 +119,7 @@ def test_config_file_found_through_env_and_cwd(tmp_path, monkeypatch):
         ("[[blackhole]]\npath = '/b'\nextra = 1\n", "unknown key 'blackhole[0].extra'"),
         ("[log]\nlevel = 'LOUD'\n", "'log.level' must be one of"),
         ("[putio\ntoken = 'x'\n", "not valid TOML"),
-        ("token = \"unterminated\n", "not valid TOML"),
+        ('token = "unterminated\n', "not valid TOML"),
         ("\x00\x01binary", "not valid TOML"),
     ],
 )
@@ -155,7 +155,7 @@ def test_missing_named_file_is_an_error_unless_allowed(tmp_path):
     with pytest.raises(ConfigError, match=f"{missing} does not exist"):
         config.load_settings(missing, environ={})
     settings = config.load_settings(missing, environ={}, must_exist=False)
-    assert settings.source is None
+    assert settings.loaded_from is None
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path):
@@ -185,7 +185,7 @@ class TestSetKey:
 
     def test_replaces_in_place_keeping_comments_and_other_tables(self, tmp_path):
         original = (
-            "# my settings\n[putio]\n# the token\ntoken = \"old\"  # comment\n"
+            '# my settings\n[putio]\n# the token\ntoken = "old"  # comment\n'
             'api_url = "http://x/v2"\n\n[[library]]\npath = "/m"\n'
         )
         path = write(tmp_path, original)

@@ -1,0 +1,143 @@
+"""The command line: login against the emulator, config printing, one-line errors, demo."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+import tomllib
+
+from click.testing import CliRunner
+
+from putbridge.cli import main
+
+
+def approve_when_pending(emulator, *, expire=False):
+    """Approve (or let expire) the first device code the emulator hands out."""
+    done = threading.Event()
+
+    def run():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not done.is_set():
+            codes = emulator.pending_codes()
+            if codes:
+                if expire:
+                    emulator.clock.advance(3600)
+                else:
+                    emulator.approve_code(codes[0])
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=run, name="approver")
+    thread.start()
+    return thread, done
+
+
+def write_config(path, server, extra=""):
+    path.write_text(
+        "# my putbridge settings\n"
+        "[putio]\n"
+        f'api_url = "{server.api_url}"\n'
+        f'upload_url = "{server.upload_url}"\n'
+        "\n[[library]]\n"
+        'path = "/media/movies"  # keep me\n' + extra,
+        encoding="utf-8",
+    )
+    os.chmod(path, 0o644)
+
+
+def test_login_links_the_device_and_saves_the_token(tmp_path, emulator, emulator_server):
+    config = tmp_path / "putbridge.toml"
+    write_config(config, emulator_server)
+    thread, done = approve_when_pending(emulator)
+    try:
+        result = CliRunner().invoke(
+            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
+        )
+    finally:
+        done.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert "https://put.io/link" in result.output
+    assert "Linked to put.io" in result.output
+    text = config.read_text()
+    parsed = tomllib.loads(text)
+    assert parsed["putio"]["token"]
+    assert parsed["putio"]["api_url"] == emulator_server.api_url
+    assert parsed["library"] == [{"path": "/media/movies"}]
+    assert "# my putbridge settings" in text and "# keep me" in text
+    assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
+    assert parsed["putio"]["token"] not in result.output
+
+
+def test_login_with_an_expired_code_fails_in_one_line(tmp_path, emulator, emulator_server):
+    config = tmp_path / "putbridge.toml"
+    write_config(config, emulator_server)
+    before = config.read_text()
+    thread, done = approve_when_pending(emulator, expire=True)
+    try:
+        result = CliRunner().invoke(
+            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
+        )
+    finally:
+        done.set()
+        thread.join()
+    assert result.exit_code == 1
+    assert "expired" in result.output and "putbridge login" in result.output
+    assert config.read_text() == before
+
+
+def test_login_creates_a_missing_config_file(tmp_path, emulator, emulator_server, monkeypatch):
+    config = tmp_path / "new" / "putbridge.toml"
+    monkeypatch.setenv("PUTBRIDGE_PUTIO__API_URL", emulator_server.api_url)
+    thread, done = approve_when_pending(emulator)
+    try:
+        result = CliRunner().invoke(
+            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
+        )
+    finally:
+        done.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(config.read_text())["putio"]["token"]
+    assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
+
+
+def test_login_when_put_io_is_unreachable_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PUTBRIDGE_PUTIO__API_URL", "http://127.0.0.1:9/v2")
+    monkeypatch.setenv("PUTBRIDGE_PUTIO__TIMEOUT", "1")
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "c.toml"), "login"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert "Traceback" not in result.output
+
+
+def test_config_prints_effective_settings_with_secrets_redacted(tmp_path, monkeypatch):
+    config = tmp_path / "putbridge.toml"
+    config.write_text('[putio]\ntoken = "secret-token-abc"\n[server]\napi_key = "k-999999"\n')
+    monkeypatch.setenv("PUTBRIDGE_SERVER__LISTEN", "127.0.0.1:7000")
+    result = CliRunner().invoke(main, ["--config", str(config), "config"])
+    assert result.exit_code == 0, result.output
+    assert "secret-token-abc" not in result.output and "k-999999" not in result.output
+    body = tomllib.loads(result.output)
+    assert body["server"]["listen"] == "127.0.0.1:7000"
+    assert body["putio"]["token"] == "[REDACTED]"
+
+
+def test_bad_config_is_one_line_naming_key_and_file(tmp_path):
+    config = tmp_path / "putbridge.toml"
+    config.write_text("[putio]\ntimeout = 'soon'\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "config"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "putio.timeout" in lines[0] and str(config) in lines[0]
+
+
+def test_demo_lists_the_sample_and_completes_a_transfer():
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "Listed" in result.output and "videos" in result.output
+    assert "COMPLETED" in result.output
+    assert "Completed: put.io file" in result.output
