@@ -63,7 +63,7 @@ def _follow_transfer(client: PutioClient, echo: Callable[[str], None], timeout: 
         transfer = client.get_transfer(transfer.id)
         state = (transfer.status, transfer.percent_done)
         if state != last:
-            echo(f"  {transfer.status:<12} {transfer.percent_done or 0:>3}%")
+            echo(f"  {transfer.status:<12} {transfer.percent_done or 0:>3.0f}%")
             last = state
     if transfer.status == "ERROR":
         echo(f"Transfer failed: {transfer.error_message}")

@@ -109,7 +109,8 @@ def test_login_when_put_io_is_unreachable_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PUTBRIDGE_PUTIO__TIMEOUT", "1")
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "c.toml"), "login"])
     assert result.exit_code == 1
-    assert result.output.startswith("Error: ")
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "oauth2/oob/code" in last
     assert "Traceback" not in result.output
 
 

@@ -70,7 +70,9 @@ def shift_zeros(value: int, count: int) -> int:
     level = 0
     while count:
         if count & 1:
-            value = _apply(tables[level], value)
+            t0, t1, t2, t3 = tables[level]
+            low = t0[value & 0xFF] ^ t1[(value >> 8) & 0xFF]
+            value = low ^ t2[(value >> 16) & 0xFF] ^ t3[value >> 24]
         count >>= 1
         level += 1
     return value
@@ -113,18 +115,22 @@ def format_crc32(value: int) -> str:
 OSHASH_BLOCK = 65536
 
 
-def _sum_words(block: bytes) -> int:
+def word_sum(block: bytes) -> int:
+    """Sum of the little-endian 64-bit words of `block` (zero-padded to a multiple of 8)."""
     if len(block) % 8:
         block = block + bytes(8 - len(block) % 8)
     return sum(struct.unpack(f"<{len(block) // 8}Q", block))
+
+
+def format_oshash(size: int, head_sum: int, tail_sum: int) -> str:
+    return f"{(size + head_sum + tail_sum) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def opensubtitles_hash(size: int, head: bytes, tail: bytes) -> str:
     """The OpenSubtitles hash: size plus the little-endian 64-bit word sums of the first and the
     last 64 KiB, modulo 2**64, as 16 hex digits. For files under 64 KiB the blocks are the whole
     file (zero-padded to a multiple of 8), which the reference implementation leaves undefined."""
-    total = size + _sum_words(head) + _sum_words(tail)
-    return f"{total & 0xFFFFFFFFFFFFFFFF:016x}"
+    return format_oshash(size, word_sum(head), word_sum(tail))
 
 
 def crc32_of_chunks(chunks: Iterable[bytes]) -> int:

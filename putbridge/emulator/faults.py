@@ -1,4 +1,4 @@
-"""Fault knobs: latency per request, a 5xx rate and a rate-limit budget (fixed wall-clock window)."""
+"""Fault knobs: latency per request, a 5xx rate and a rate-limit budget (a wall-clock window)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ thousand files is mostly string joining.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,12 @@ def format_time(ts: float | None) -> str | None:
     """put.io's timestamp format: UTC, no zone, no fraction."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return _format_seconds(int(ts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(eq=False, slots=True)
@@ -151,7 +157,9 @@ class FileTree:
         self._next_id += 1
         return new_id
 
-    def add_folder(self, name: str, parent_id: int, now: float, *, unique: bool = True) -> FileRecord:
+    def add_folder(
+        self, name: str, parent_id: int, now: float, *, unique: bool = True
+    ) -> FileRecord:
         name = validate_name(name)
         parent = self.require_folder(parent_id)
         if unique and parent.names is not None and name in parent.names:

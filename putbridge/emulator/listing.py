@@ -45,9 +45,7 @@ def validate_per_page(per_page: int | None) -> int | None:
     if per_page is None:
         return None
     if per_page <= 0 or per_page > MAX_PER_PAGE:
-        raise ApiError(
-            400, "INVALID_PER_PAGE", f"per_page must be between 1 and {MAX_PER_PAGE}"
-        )
+        raise ApiError(400, "INVALID_PER_PAGE", f"per_page must be between 1 and {MAX_PER_PAGE}")
     return per_page
 
 

@@ -19,7 +19,9 @@ from .checksums import (
     crc32_repeat,
     crc32_zero_extend,
     format_crc32,
+    format_oshash,
     opensubtitles_hash,
+    word_sum,
 )
 
 MEDIA_DIR = Path(__file__).with_name("media")
@@ -30,9 +32,7 @@ SAMPLE_DURATION = 2.0
 SAMPLE_WIDTH = 160
 SAMPLE_HEIGHT = 90
 
-VIDEO_EXTENSIONS = frozenset(
-    "mkv mp4 avi m4v mov webm ts wmv mpg mpeg m2ts flv".split()
-)
+VIDEO_EXTENSIONS = frozenset("mkv mp4 avi m4v mov webm ts wmv mpg mpeg m2ts flv".split())
 _FILE_TYPES = {
     **{ext: "VIDEO" for ext in VIDEO_EXTENSIONS},
     **{ext: "TEXT" for ext in "srt txt nfo vtt ass ssa sub log md".split()},
@@ -253,17 +253,34 @@ def _repeat_block(unit: bytes) -> bytes:
     return unit * (CHUNK // len(unit) + 2)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.cache
+def _asset_crc(asset_name: str) -> int:
+    return zlib.crc32(asset(asset_name))
+
+
+@functools.lru_cache(maxsize=1 << 17)
 def _padded_crc(asset_name: str, size: int) -> str:
     prefix = asset(asset_name)
     if size <= len(prefix):
         return format_crc32(zlib.crc32(prefix[:size]))
-    return format_crc32(crc32_zero_extend(zlib.crc32(prefix), size - len(prefix)))
+    return format_crc32(crc32_zero_extend(_asset_crc(asset_name), size - len(prefix)))
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=256)
+def _prefix_word_sum(asset_name: str, length: int) -> int:
+    return word_sum(asset(asset_name)[:length])
+
+
+@functools.lru_cache(maxsize=1 << 17)
 def _padded_oshash(asset_name: str, size: int) -> str:
-    return _compute_oshash(PaddedContent(asset_name, size))
+    # The zero padding adds nothing to the word sums: only the asset's own bytes count.
+    prefix_len = len(asset(asset_name))
+    head_sum = _prefix_word_sum(asset_name, min(size, OSHASH_BLOCK, prefix_len))
+    tail_start = max(0, size - OSHASH_BLOCK)
+    tail_sum = 0
+    if tail_start < prefix_len:
+        tail_sum = word_sum(PaddedContent(asset_name, size).read(tail_start, size))
+    return format_oshash(size, head_sum, tail_sum)
 
 
 @functools.lru_cache(maxsize=1 << 16)

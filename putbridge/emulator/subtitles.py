@@ -100,10 +100,14 @@ def subtitles_for(tree: FileTree, video: FileRecord) -> list[Subtitle]:
                 continue
             code, language = language_of(tag)
             result.append(
-                Subtitle(_key("folder", sibling.id), language, code, sibling.name, "folder", sibling.id)
+                Subtitle(
+                    _key("folder", sibling.id), language, code, sibling.name, "folder", sibling.id
+                )
             )
     result.append(
-        Subtitle(_key("opensubtitles", video.id, "eng"), "English", "eng", stem, "opensubtitles", None)
+        Subtitle(
+            _key("opensubtitles", video.id, "eng"), "English", "eng", stem, "opensubtitles", None
+        )
     )
     return result
 

@@ -54,7 +54,7 @@ def make_magnet(info_hash: str, name: str | None = None, size: int | None = None
 
 def looks_like_torrent(data: bytes) -> bool:
     """A bencoded dictionary that mentions an info dictionary."""
-    return data[:1] == b"d" and b"4:info" in data[:1 << 20]
+    return data[:1] == b"d" and b"4:info" in data[: 1 << 20]
 
 
 def parse_torrent(data: bytes) -> TorrentMeta:
@@ -92,7 +92,9 @@ def parse_magnet(uri: str) -> MagnetMeta:
     """Parse a magnet URI; raises ApiError(400, "TRANSFER_INVALID") when it has no usable
     btih info-hash (40 hex digits or 32 base32 characters)."""
     if not uri.lower().startswith("magnet:?"):
-        raise ApiError(400, "TRANSFER_INVALID", "Invalid magnet link: it must start with 'magnet:?'")
+        raise ApiError(
+            400, "TRANSFER_INVALID", "Invalid magnet link: it must start with 'magnet:?'"
+        )
     query = parse_qs(uri[len("magnet:?") :], keep_blank_values=True)
     info_hash = None
     for xt in query.get("xt", []):
@@ -174,7 +176,9 @@ def probe_url(url: str) -> UrlProbe:
     try:
         with requests.get(url, timeout=FETCH_TIMEOUT, stream=True) as response:
             if response.status_code >= 400:
-                return UrlProbe(failure=f"Download failed: {url} answered HTTP {response.status_code}")
+                return UrlProbe(
+                    failure=f"Download failed: {url} answered HTTP {response.status_code}"
+                )
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             length = response.headers.get("Content-Length", "")
             declared = int(length) if length.isdigit() else None

@@ -123,7 +123,9 @@ class TransferRecord:
         active_peers = torrent and status in ("DOWNLOADING", "SEEDING")
         links: list[dict] = []
         if torrent and self.hash:
-            links.append({"label": "magnet", "url": self.torrent.magnet if self.torrent else self.source})
+            links.append(
+                {"label": "magnet", "url": self.torrent.magnet if self.torrent else self.source}
+            )
         return {
             "id": self.id,
             "name": self.name,
