@@ -59,3 +59,20 @@ def putio(emulator_server):
     )
     yield client
     client.close()
+
+
+@pytest.fixture
+def http(emulator_server, emulator):
+    """A requests session that sends the emulator account's token."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {emulator.token}"
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def api(emulator_server):
+    """The served emulator's API base URL (…/v2)."""
+    return emulator_server.api_url

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import zlib
 
 import pytest
 import requests
-import torf
 
 from putbridge.errors import AuthError, NotFound, PutioError, RateLimited
 from putbridge.putio import PutioClient
 from tests.conftest import TEST_TOKEN
-
-
-def make_torrent(tmp_path, name, files):
-    """A real bencoded .torrent for ``files`` ({relative path: bytes}) under a folder ``name``."""
-    root = tmp_path / name
-    for rel, data in files.items():
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    torrent = torf.Torrent(path=root if len(files) > 1 else next(root.rglob("*.*")))
-    torrent.trackers = ["http://tracker.invalid/announce"]
-    torrent.generate()
-    buffer = io.BytesIO()
-    torrent.write_stream(buffer)
-    return buffer.getvalue(), torrent.infohash
+from tests.factories import infohash, make_torrent
 
 
 def list_requests(emulator):
@@ -119,14 +103,14 @@ def test_magnet_transfer_runs_to_completion(emulator, putio):
 
 
 def test_uploaded_torrent_becomes_a_transfer_with_its_files(emulator, putio, tmp_path):
-    data, infohash = make_torrent(
+    data = make_torrent(
         tmp_path,
-        "Show.S01.Pack",
         {"Show.S01E01.mkv": b"a" * 3000, "Show.S01E02.mkv": b"b" * 3000, "info.nfo": b"x"},
+        name="Show.S01.Pack",
     )
     transfer = putio.upload_torrent(data, "Show.S01.Pack.torrent", parent_id=0)
     assert transfer.name == "Show.S01.Pack"
-    assert transfer.hash == infohash.lower()
+    assert transfer.hash == infohash(data)
     emulator.clock.advance(600)
     transfer = putio.get_transfer(transfer.id)
     assert transfer.is_finished

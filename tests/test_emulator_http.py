@@ -13,19 +13,6 @@ import requests
 from putbridge.emulator import Emulator, EmulatorServer, ManualClock, RealClock
 
 
-@pytest.fixture
-def http(emulator_server, emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {emulator.token}"
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def api(emulator_server):
-    return emulator_server.api_url
-
-
 def blob_location(http, api, file_id):
     response = http.get(f"{api}/files/{file_id}/download", allow_redirects=False)
     assert response.status_code == 302

@@ -4,17 +4,16 @@ manual clock, created files, callbacks, dead sources, retry, cancel/clean/remove
 from __future__ import annotations
 
 import base64
-import io
 import socket
 import threading
 
 import pytest
 import requests
-import torf
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from putbridge.emulator import Emulator, EmulatorServer, ManualClock
+from tests.factories import infohash, make_torrent
 
 HASH = "0123456789abcdef0123456789abcdef01234567"
 MAGNET = f"magnet:?xt=urn:btih:{HASH}&dn=Some.Movie.2020.1080p&xl=100000000"
@@ -72,32 +71,6 @@ class Receiver:
 def receiver():
     with Receiver() as server:
         yield server
-
-
-@pytest.fixture
-def http(emulator_server, emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {emulator.token}"
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def api(emulator_server):
-    return emulator_server.api_url
-
-
-def make_torrent(tmp_path, files: dict[str, bytes], name: str = "Pack") -> bytes:
-    """A real .torrent made by torf from files written under tmp_path/name."""
-    root = tmp_path / name
-    for relative, data in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    target = root if len(files) > 1 else root / next(iter(files))
-    torrent = torf.Torrent(path=target, trackers=["http://tracker.invalid/announce"])
-    torrent.generate()
-    return torrent.dump()
 
 
 def free_port() -> int:
@@ -224,7 +197,7 @@ def test_uploaded_multi_file_torrent_creates_a_folder_tree(http, api, emulator, 
          "info.nfo": b"c" * 10},
         name="Show.S01",
     )  # fmt: skip
-    info_hash = torf.Torrent.read_stream(io.BytesIO(data)).infohash
+    info_hash = infohash(data)
     target = emulator.add_folder("TV")
     response = requests.post(
         f"{emulator_upload(api)}/files/upload?torrent=true",

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-import requests
 
 SAMPLE_SECONDS = 2.0
 
@@ -31,14 +30,6 @@ def probe(ffprobe: str, url: str) -> dict:
     )
     assert result.returncode == 0, f"ffprobe failed on {url}: {result.stderr}"
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def http(emulator_server, emulator):
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {emulator.token}"
-    yield session
-    session.close()
 
 
 @pytest.mark.parametrize(("name", "size"), [("Movie.mkv", None), ("Movie.mp4", 50_000_000)])
