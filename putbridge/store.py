@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,29 +36,23 @@ class StoreError(PutbridgeError):
 
 
 class Store:
-    """The state database. Safe to share between threads; writes go through ``write()``."""
+    """The state database. Safe to share between threads.
+
+    Writes go through ``write()``: one writer connection, one transaction at a time. Reads use a
+    connection per thread, so they run beside a write (WAL) instead of queueing behind it; a read
+    made inside ``write()`` uses the writer's connection and sees the uncommitted rows.
+    """
 
     def __init__(self, path: str | Path, *, migrations: tuple[str, ...] = MIGRATIONS) -> None:
         self.path = Path(path)
         self._migrations = migrations
-        self._write_lock = threading.Lock()
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._conn = self._connect(writer=True)
         try:
-            self._conn = sqlite3.connect(
-                str(path),
-                timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE in write()
-                check_same_thread=False,
-            )
-        except sqlite3.Error as err:
-            raise StoreError(f"cannot open the state database {path}: {err}") from err
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as err:
             self._conn.close()
@@ -66,46 +61,82 @@ class Store:
             self._conn.close()
             raise
 
+    def _connect(self, *, writer: bool = False) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE in write()
+                check_same_thread=False,
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open the state database {self.path}: {err}") from err
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if writer:  # WAL is a property of the file: set once, by the writer
+                _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise StoreError(f"cannot use the state database {self.path}: {err}") from err
+        return conn
+
     @property
     def version(self) -> int:
-        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return self.query("PRAGMA user_version")[0][0]
 
     def _migrate(self) -> None:
-        with self._write_lock:
-            current = self.version
-            if current > len(self._migrations):
-                raise StoreError(
-                    f"the state database {self.path} is at schema version {current}, newer than "
-                    f"this putbridge knows ({len(self._migrations)}): upgrade putbridge"
-                )
-            for number in range(current, len(self._migrations)):
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    # Statement by statement: executescript() would commit our transaction.
-                    for statement in _statements(self._migrations[number]):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {number + 1}")
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+        # The version is read inside each IMMEDIATE transaction: another process opening the same
+        # new database at the same moment then waits for us and finds the work done.
+        while True:
+            with self.write() as conn:
+                current = conn.execute("PRAGMA user_version").fetchone()[0]
+                if current > len(self._migrations):
+                    raise StoreError(
+                        f"the state database {self.path} is at schema version {current}, newer "
+                        f"than this putbridge knows ({len(self._migrations)}): upgrade putbridge"
+                    )
+                if current == len(self._migrations):
+                    return
+                # Statement by statement: executescript() would commit our transaction.
+                for statement in _statements(self._migrations[current]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {current + 1}")
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._write_lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            if getattr(self._local, "in_write", False):
+                raise RuntimeError("Store.write() does not nest")
+            _retry_locked(lambda: self._conn.execute("BEGIN IMMEDIATE"))
+            self._local.in_write = True
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._local.in_write = False
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Rows of one read-only statement."""
-        with self._write_lock:
+        if getattr(self._local, "in_write", False):
             return self._conn.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "reader", None)
+        if conn is None:
+            conn = self._connect()
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.reader = conn
+        return conn
 
     def get_meta(self, key: str) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -120,7 +151,10 @@ class Store:
             )
 
     def close(self) -> None:
-        with self._write_lock:
+        with self._lock, self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._conn.close()
 
     def __enter__(self) -> Store:
@@ -128,6 +162,22 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _retry_locked(action, *, attempts: int = 50, delay: float = 0.05):
+    """Run ``action``, retrying while SQLite says the database is locked.
+
+    The busy timeout covers most waits, but switching to WAL and starting a transaction can
+    report "locked" at once while another process holds the lock.
+    """
+    for attempt in range(attempts):
+        try:
+            return action()
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or attempt == attempts - 1:
+                raise
+            time.sleep(delay)
+    return None
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -103,3 +103,66 @@ def test_second_process_connection_sees_committed_writes(tmp_path):
     with Store(path) as a, Store(path) as b:
         a.set_meta("x", "1")
         assert b.get_meta("x") == "1"
+
+
+def test_reads_inside_a_write_see_its_rows_and_other_threads_do_not_wait(tmp_path):
+    with Store(tmp_path / "p.db") as store:
+        store.set_meta("old", "1")
+        inside = threading.Event()
+        release = threading.Event()
+        seen_by_other = []
+
+        def writer():
+            with store.write() as conn:
+                conn.execute("INSERT INTO meta VALUES ('new', '2')")
+                assert store.get_meta("new") == "2"  # our own uncommitted row
+                inside.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert inside.wait(10)
+        # Another thread reads while the write transaction is open: WAL serves the last commit.
+        seen_by_other.append((store.get_meta("old"), store.get_meta("new")))
+        release.set()
+        thread.join()
+        assert seen_by_other == [("1", None)]
+        assert store.get_meta("new") == "2"
+
+
+def test_write_does_not_nest(tmp_path):
+    with Store(tmp_path / "p.db") as store, store.write():
+        with pytest.raises(RuntimeError, match="does not nest"), store.write():
+            pass
+
+
+OPEN_STORE = """
+import sys, time
+from putbridge.store import Store
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+Store(sys.argv[1]).close()
+"""
+
+
+def test_processes_opening_a_new_database_together_all_succeed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    for round_ in range(3):
+        path = tmp_path / f"r{round_}" / "state.db"
+        start = time.time() + 0.5
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_STORE, str(path), str(start)],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+        with Store(path) as store:
+            assert store.version == len(MIGRATIONS)
