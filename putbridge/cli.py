@@ -114,17 +114,45 @@ def show_config(ctx: click.Context) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON seed file describing the account (default: the sample library).",
 )
+@click.option(
+    "--latency", type=click.FloatRange(0, 60), default=0.0, help="Seconds added to each request."
+)
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests answered with a 503 (0 to 1).",
+)
+@click.option(
+    "--rate-limit",
+    metavar="N/SECONDS",
+    callback=lambda ctx, param, value: _rate_limit(value),
+    help="At most N requests per SECONDS; beyond that a 429 with put.io's headers.",
+)
 @click.pass_context
 @_one_line_errors
 def emulator(
-    ctx: click.Context, host: str, port: int, token: str | None, seed: Path | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    token: str | None,
+    seed: Path | None,
+    latency: float,
+    error_rate: float,
+    rate_limit: tuple[int, float] | None,
 ) -> None:
-    """Serve the put.io emulator until Ctrl-C."""
+    """Serve the put.io emulator until Ctrl-C. Faults can also be changed while it runs."""
     from putbridge.emulator import Emulator, EmulatorServer, RealClock
 
     logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "INFO")
     token = token or secrets.token_urlsafe(18)
-    emu = Emulator(token=token, clock=RealClock())
+    emu = Emulator(
+        token=token,
+        clock=RealClock(),
+        latency=latency,
+        error_rate=error_rate,
+        rate_limit=rate_limit,
+    )
     try:
         if seed:
             emu.load_seed(seed)
@@ -142,6 +170,19 @@ def emulator(
             _wait_for_signal()
     finally:
         emu.close()
+
+
+def _rate_limit(value: str | None) -> tuple[int, float] | None:
+    if value is None:
+        return None
+    count, _, seconds = value.partition("/")
+    try:
+        parsed = int(count), float(seconds)
+    except ValueError:
+        parsed = (0, 0.0)
+    if parsed[0] < 1 or not 0 < parsed[1] < float("inf"):
+        raise click.BadParameter(f"expected N/SECONDS such as 10/1, not {value!r}")
+    return parsed
 
 
 def _wait_for_signal() -> None:
@@ -167,10 +208,6 @@ def demo(ctx: click.Context) -> None:
 
     logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "WARNING")
     run_demo(click.echo)
-
-
-def run() -> None:  # pragma: no cover - console-script shim
-    main(prog_name="putbridge")
 
 
 if __name__ == "__main__":  # pragma: no cover

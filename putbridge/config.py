@@ -8,6 +8,7 @@ from (the file path or the environment variable).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from putbridge.errors import ConfigError
+from putbridge.logs import REDACTED, register_secret
 from putbridge.putio import DEFAULT_API_URL, DEFAULT_UPLOAD_URL
 
 CONFIG_FILENAME = "putbridge.toml"
 ENV_PREFIX = "PUTBRIDGE_"
-REDACTED = "[REDACTED]"
-# Keys whose values are secrets: shown redacted by `putbridge config`.
+# Keys whose values are secrets: registered for log redaction as soon as they are read, kept out
+# of reprs and error messages, shown redacted by `putbridge config`.
 SECRET_KEYS = frozenset({"token", "api_key"})
+_POSITIVE = {"positive": True}
 
 
 def _user_dir(env: str, fallback: str) -> Path:
@@ -42,10 +45,10 @@ def default_state_dir() -> str:
 
 @dataclass
 class PutioSettings:
-    token: str = ""
+    token: str = field(default="", repr=False)
     api_url: str = DEFAULT_API_URL
     upload_url: str = DEFAULT_UPLOAD_URL
-    timeout: float = 30.0
+    timeout: float = field(default=30.0, metadata=_POSITIVE)
     # The OAuth app putbridge logs in as (put.io's device-link flow needs a registered app id).
     app_id: str = "0"
 
@@ -54,7 +57,7 @@ class PutioSettings:
 class ServerSettings:
     listen: str = "127.0.0.1:9091"
     public_url: str = "http://127.0.0.1:9091"
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
 
 
 @dataclass
@@ -86,7 +89,7 @@ class BlackholeSettings:
 class MediaServerSettings:
     kind: str
     url: str
-    token: str = ""
+    token: str = field(default="", repr=False)
     path_map: dict[str, str] = field(default_factory=dict)
 
 
@@ -152,7 +155,29 @@ def load_settings(
     settings = _build(Settings, raw, where, path_prefix="")
     _apply_env(settings, environ)
     settings.loaded_from = source
+    for secret in secrets(settings):
+        register_secret(secret)
     return settings
+
+
+def secrets(settings: Settings) -> list[str]:
+    """Every secret value in the settings (tokens, API keys), for redaction."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif dataclasses.is_dataclass(value):
+            for name in _fields(type(value)):
+                item = getattr(value, name)
+                if name in SECRET_KEYS and isinstance(item, str) and item:
+                    found.append(item)
+                else:
+                    walk(item)
+
+    walk(settings)
+    return found
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -192,11 +217,20 @@ def _build(cls: type, raw: Any, where: str, path_prefix: str) -> Any:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{where}: missing required key '{key_path}'")
             continue
-        values[name] = _convert(hints[name], raw[name], where, key_path, (section, name))
+        values[name] = _convert(
+            hints[name], raw[name], where, key_path, (section, name), f.metadata
+        )
     return cls(**values)
 
 
-def _convert(hint: Any, value: Any, where: str, key_path: str, choice_key: tuple[str, str]) -> Any:
+def _convert(
+    hint: Any,
+    value: Any,
+    where: str,
+    key_path: str,
+    choice_key: tuple[str, str],
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where, f"{key_path}.")
@@ -218,12 +252,17 @@ def _convert(hint: Any, value: Any, where: str, key_path: str, choice_key: tuple
         float: isinstance(value, int | float) and not isinstance(value, bool),
     }.get(hint)
     if not ok:
+        # A secret's value stays out of the message, even a mistyped one.
+        shown = "" if choice_key[1] in SECRET_KEYS else f" ({_preview(value)})"
         raise ConfigError(
-            f"{where}: '{key_path}' must be {_hint_name(hint)}, not {_type_name(value)} "
-            f"({_preview(value)})"
+            f"{where}: '{key_path}' must be {_hint_name(hint)}, not {_type_name(value)}{shown}"
         )
     if hint is float:
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: '{key_path}' must be a finite number, not {value}")
+    if metadata and metadata.get("positive") and value <= 0:
+        raise ConfigError(f"{where}: '{key_path}' must be more than 0, not {value}")
     choices = CHOICES.get(choice_key)
     if choices and value not in choices:
         raise ConfigError(
@@ -263,13 +302,15 @@ def _apply_env(settings: Settings, environ: Mapping[str, str]) -> None:
                 f"environment variable {var}: unknown key '{section}.{key}' (known keys: {known})"
             )
         value = _parse_env_value(hints[key], environ[var], var)
-        setattr(
-            table,
-            key,
-            _convert(
-                hints[key], value, f"environment variable {var}", f"{section}.{key}", (section, key)
-            ),
+        converted = _convert(
+            hints[key],
+            value,
+            f"environment variable {var}",
+            f"{section}.{key}",
+            (section, key),
+            _fields(type(table))[key].metadata,
         )
+        setattr(table, key, converted)
 
 
 def _parse_env_value(hint: Any, text: str, var: str) -> Any:

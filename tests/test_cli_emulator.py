@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from putbridge.putio import PutioClient
@@ -80,3 +81,31 @@ def test_emulator_command_with_a_bad_seed_fails_in_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert "flies" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_emulator_command_applies_fault_options_from_the_start():
+    proc, urls = start(["--token", "fault-token-123", "--rate-limit", "2/60", "--latency", "0.05"])
+    try:
+        session = requests.Session()
+        session.headers["Authorization"] = "token fault-token-123"
+        answers = [session.get(f"{urls['api']}/account/info", timeout=10) for _ in range(3)]
+        session.close()
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        limited = answers[2]
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert limited.headers["X-RateLimit-Limit"] == "2"
+        assert all(a.elapsed.total_seconds() >= 0.05 for a in answers)
+    finally:
+        assert stop(proc) == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "0/1", "5/0", "5/-1", "5", "/", "5/inf"])
+def test_emulator_command_refuses_a_bad_rate_limit(value):
+    result = subprocess.run(
+        [sys.executable, "-m", "putbridge.cli", "emulator", "--rate-limit", value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "N/SECONDS" in result.stderr

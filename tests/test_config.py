@@ -229,3 +229,38 @@ class TestSetKey:
             tomlfile.set_key(path, "putio", "token", "new")
         assert path.read_text() == before
         assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "needle"),
+    [
+        ("[putio]\ntimeout = 0\n", {}, "'putio.timeout' must be more than 0"),
+        ("[putio]\ntimeout = -3\n", {}, "'putio.timeout' must be more than 0"),
+        ("[putio]\ntimeout = nan\n", {}, "'putio.timeout' must be a finite number"),
+        ("[putio]\ntimeout = inf\n", {}, "'putio.timeout' must be a finite number"),
+        ("", {"PUTBRIDGE_PUTIO__TIMEOUT": "0"}, "'putio.timeout' must be more than 0"),
+    ],
+)
+def test_out_of_range_numbers_are_refused(tmp_path, text, env, needle):
+    with pytest.raises(ConfigError, match=needle):
+        config.load_settings(write(tmp_path, text), environ=env)
+
+
+def test_secrets_are_registered_for_redaction_and_kept_out_of_reprs(tmp_path, caplog):
+    import logging
+
+    settings = config.load_settings(write(tmp_path, FULL), environ={})
+    assert sorted(config.secrets(settings)) == ["abc123token", "jf-token-xyz", "key-123456"]
+    assert "abc123token" not in repr(settings)
+    assert "jf-token-xyz" not in repr(settings) and "key-123456" not in repr(settings)
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("anything").info("api key %s, token %s", "key-123456", "jf-token-xyz")
+    assert "key-123456" not in caplog.text and "jf-token-xyz" not in caplog.text
+
+
+def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path):
+    path = write(tmp_path, "[putio]\ntoken = 98765432123\n")
+    with pytest.raises(ConfigError) as info:
+        config.load_settings(path, environ={})
+    assert "'putio.token' must be a string" in str(info.value)
+    assert "98765432123" not in str(info.value)

@@ -224,20 +224,43 @@ def test_429_with_retry_after_http_date(client, requests_mock, slept):
     assert slept.slept == [45.0]
 
 
-def test_429_prefers_the_longer_of_header_and_body(client, requests_mock, slept):
+def test_429_prefers_retry_after_over_a_skewed_reset(client, requests_mock, slept):
+    # Our clock runs an hour behind put.io's: the epoch reset would mean a 3,600 s wait.
     requests_mock.get(
         f"{API}/files/1",
         [
             {
                 "status_code": 429,
-                "headers": {"Retry-After": "5"},
+                "headers": {"Retry-After": "5", "X-RateLimit-Reset": str(int(NOW) + 3605)},
                 "json": {"error_type": "RATE_LIMIT_ERROR", "retry_after": 20},
             },
             {"json": {"status": "OK", "file": file_json(1)}},
         ],
     )
     client.get_file(1)
+    assert slept.slept == [5.0]
+
+
+def test_429_body_retry_after_is_used_when_no_header_is(client, requests_mock, slept):
+    requests_mock.get(
+        f"{API}/files/1",
+        [
+            {"status_code": 429, "json": {"error_type": "RATE_LIMIT_ERROR", "retry_after": 20}},
+            {"json": {"status": "OK", "file": file_json(1)}},
+        ],
+    )
+    client.get_file(1)
     assert slept.slept == [20.0]
+
+
+def test_429_waits_of_one_call_are_bounded_in_total(requests_mock, slept):
+    client = PutioClient(
+        TOKEN, api_url=API, upload_url=UPLOAD, sleep=slept, now=lambda: NOW, max_rate_limit_wait=100
+    )
+    requests_mock.get(f"{API}/files/1", status_code=429, headers={"Retry-After": "40"}, json={})
+    with pytest.raises(RateLimited, match="after 80 s of waiting already"):
+        client.get_file(1)
+    assert slept.slept == [40.0, 40.0]
 
 
 def test_429_never_waits_less_than_a_second(client, requests_mock, slept):
@@ -626,3 +649,9 @@ def test_close_only_closes_an_owned_session(monkeypatch):
     with PutioClient(TOKEN) as c:
         monkeypatch.setattr(c._session, "close", lambda: closed.append("owned"))
     assert closed == ["owned"]
+
+
+def test_clean_with_an_empty_id_list_cleans_nothing(client, requests_mock):
+    # put.io reads an empty transfer_ids as "every finished transfer".
+    assert client.clean_transfers([]) == []
+    assert requests_mock.call_count == 0

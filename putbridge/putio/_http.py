@@ -135,6 +135,7 @@ class HttpCore:
             headers["Authorization"] = f"token {self._token}"
         failures = 0
         waits = 0
+        waited = 0.0  # rate-limit waits of this call: bounded in total by max_rate_limit_wait
         while True:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s", method, f"{url}?{urlencode(params)}" if params else url)
@@ -169,10 +170,11 @@ class HttpCore:
                 wait = self._rate_limit_wait(resp, waits)
                 error = _error_from(resp, what)
                 resp.close()
-                if wait > self.max_rate_limit_wait or waits > MAX_RATE_LIMIT_RETRIES:
-                    raise _rate_limited(error, what, wait, waits, self.max_rate_limit_wait)
+                if waited + wait > self.max_rate_limit_wait or waits > MAX_RATE_LIMIT_RETRIES:
+                    raise _rate_limited(error, what, wait, waits, waited, self.max_rate_limit_wait)
                 self._note_rate_limit(what, wait)
                 self._sleep(wait)
+                waited += wait
                 continue
             self._end_rate_limit()
             if status >= 500:
@@ -209,27 +211,28 @@ class HttpCore:
         self._sleep(wait)
 
     def _rate_limit_wait(self, resp: requests.Response, waits: int) -> float:
-        """Seconds put.io asks us to wait, at least MIN_RATE_LIMIT_WAIT so we never spin."""
+        """Seconds put.io asks us to wait, at least MIN_RATE_LIMIT_WAIT so we never spin.
+
+        Relative answers come first (Retry-After, then a body ``retry_after``): they do not
+        depend on our clock agreeing with put.io's. X-RateLimit-Reset (epoch seconds) is the
+        fallback, since a skewed local clock turns it into a wrong wait.
+        """
         now = self._now()
-        asked: list[float] = []
-        reset = _float(resp.headers.get("X-RateLimit-Reset"))
-        if reset is not None:
-            asked.append(reset - now)  # epoch seconds
+        candidates: list[float | None] = []
         retry_after = resp.headers.get("Retry-After")
         if retry_after is not None:
             seconds = _float(retry_after)
-            if seconds is None:
-                seconds = _http_date(retry_after, now)
-            if seconds is not None:
-                asked.append(seconds)
+            candidates.append(seconds if seconds is not None else _http_date(retry_after, now))
         body = _json_object(resp)
-        if body is not None:
-            from_body = body.get("retry_after")
-            if isinstance(from_body, int | float) and not isinstance(from_body, bool):
-                asked.append(float(from_body))
-        sensible = [value for value in asked if math.isfinite(value) and value > 0]
-        if sensible:
-            return max(MIN_RATE_LIMIT_WAIT, max(sensible))
+        from_body = body.get("retry_after") if body is not None else None
+        if isinstance(from_body, int | float) and not isinstance(from_body, bool):
+            candidates.append(float(from_body))
+        reset = _float(resp.headers.get("X-RateLimit-Reset"))
+        if reset is not None:
+            candidates.append(reset - now)
+        for value in candidates:
+            if value is not None and math.isfinite(value) and value > 0:
+                return max(MIN_RATE_LIMIT_WAIT, value)
         # put.io said nothing usable (or a reset already past): back off on our own.
         return max(MIN_RATE_LIMIT_WAIT, min(self.backoff_cap, self.backoff_base * 2 ** (waits - 1)))
 
@@ -319,10 +322,12 @@ def _gave_up(what: str, reason: str, failures: int, idempotent: bool) -> str:
 
 
 def _rate_limited(
-    error: PutioError, what: str, wait: float, waits: int, max_wait: float
+    error: PutioError, what: str, wait: float, waits: int, waited: float, max_wait: float
 ) -> RateLimited:
-    if wait > max_wait:
+    if waited + wait > max_wait:
         why = f"asks to wait {wait:.0f} s, more than the {max_wait:.0f} s allowed"
+        if waited:
+            why += f" after {waited:.0f} s of waiting already"
     else:
         why = f"still refuses after {waits - 1} waits"
     return RateLimited(

@@ -288,7 +288,12 @@ class PutioClient(HttpCore):
 
     def clean_transfers(self, ids: Iterable[int] | None = None) -> list[int]:
         """Drop finished transfers from the list (all of them when ids is None); their ids."""
-        form = None if ids is None else {"transfer_ids": _csv(ids)}
+        form = None
+        if ids is not None:
+            csv = _csv(ids)
+            if not csv:  # an empty list means "all finished" to put.io: never send one
+                return []
+            form = {"transfer_ids": csv}
         data = self._request("POST", "transfers/clean", data=form, idempotent=True)
         deleted = data.get("deleted_ids", [])
         if not isinstance(deleted, list) or not all(_is_int(item) for item in deleted):
