@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 from urllib.parse import urlencode
@@ -48,16 +49,16 @@ class HttpCore:
         self,
         token: str | None,
         *,
-        api_url: str,
-        upload_url: str,
-        session: requests.Session | None,
-        timeout: float,
-        max_attempts: int,
-        max_rate_limit_wait: float,
-        backoff_base: float,
-        backoff_cap: float,
-        sleep: Callable[[float], None],
-        now: Callable[[], float],
+        api_url: str = DEFAULT_API_URL,
+        upload_url: str = DEFAULT_UPLOAD_URL,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        max_rate_limit_wait: float = 900.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
     ) -> None:
         if timeout <= 0 or max_attempts < 1 or max_rate_limit_wait < 0:
             raise ValueError("timeout must be > 0, max_attempts >= 1, max_rate_limit_wait >= 0")

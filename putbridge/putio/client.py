@@ -6,16 +6,13 @@ parameters and the shape of each answer.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import requests
-
 from putbridge.errors import AuthError, NotFound, PutioError
 from putbridge.logs import register_secret
-from putbridge.putio._http import DEFAULT_API_URL, DEFAULT_UPLOAD_URL, LOGIN_HINT, HttpCore
+from putbridge.putio._http import LOGIN_HINT, HttpCore
 from putbridge.putio.models import Event, File, OobCode, Subtitle, Transfer
 
 # put.io needs a registered app id for the device-link flow; deployments pass their own.
@@ -26,35 +23,10 @@ MAX_PER_PAGE = 1000
 class PutioClient(HttpCore):
     """A put.io API v2 client: one request chokepoint, typed answers, cursors followed lazily."""
 
-    def __init__(
-        self,
-        token: str | None,
-        *,
-        api_url: str = DEFAULT_API_URL,
-        upload_url: str = DEFAULT_UPLOAD_URL,
-        session: requests.Session | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        max_rate_limit_wait: float = 900.0,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], float] = time.time,
-        app_id: str = DEFAULT_APP_ID,
-    ) -> None:
-        super().__init__(
-            token,
-            api_url=api_url,
-            upload_url=upload_url,
-            session=session,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            max_rate_limit_wait=max_rate_limit_wait,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            sleep=sleep,
-            now=now,
-        )
+    def __init__(self, token: str | None, *, app_id: str = DEFAULT_APP_ID, **options: Any) -> None:
+        """``options``: api_url, upload_url, session, timeout, retry and wait bounds, and the
+        injectable sleep/now, as HttpCore takes them."""
+        super().__init__(token, **options)
         self.app_id = app_id
 
     # -- files -------------------------------------------------------------------------------
