@@ -4,6 +4,8 @@ Python API, the seed loader and the clocks."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import zlib
 
 import pytest
@@ -203,7 +205,35 @@ def test_stats_and_reset(emulator):
     assert emulator.stats == {"requests": 0, "by_route": {}}
 
 
+def _emulator_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("putio-emulator-")]
+
+
 def test_close_is_idempotent():
-    emu = Emulator(token="t", clock=ManualClock())
+    emu = Emulator(token="t", clock=RealClock())
+    file_id = emu.add_file("kept.mkv")
+    emu.start_background()
+    with socket.socket() as unused:  # a port nothing listens on: the callback fails fast
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    emu._callbacks.send(f"http://127.0.0.1:{port}/callback", {"id": "1"})  # starts the sender
+    assert sorted(_emulator_threads()) == ["putio-emulator-callbacks", "putio-emulator-ticker"]
+    emu.close()
+    assert _emulator_threads() == []  # both joined by the first close
+    assert not emu._ticker.running
+    emu.close()  # a second close neither raises nor changes anything
+    assert _emulator_threads() == []
+    emu.start_background()  # a closed emulator does not start its ticker again
+    assert _emulator_threads() == []
+    assert emu.path_of(file_id) == "/kept.mkv"  # the account is still readable
+    assert [e["type"] for e in emu.events] == ["transfer_callback_error"]
+
+
+def test_close_stops_a_manual_clock_from_ticking_the_emulator():
+    clock = ManualClock()
+    emu = Emulator(token="t", clock=clock)
+    transfer_id = emu.add_transfer("magnet:?xt=urn:btih:" + "e" * 40 + "&xl=10")
     emu.close()
     emu.close()
+    clock.advance(60)
+    assert emu._transfers[transfer_id].status == "IN_QUEUE"  # no tick ran after close

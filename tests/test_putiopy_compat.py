@@ -104,6 +104,39 @@ def test_transfers_add_url_torrent_list_get_cancel(client, emulator, tmp_path):
     assert client.Transfer.list() == []
 
 
+def test_transfers_add_url_with_an_https_url(client, emulator):
+    target = emulator.add_folder("Downloads")
+    url = "https://downloads.example.com/releases/Some.Show.S01E01.1080p.mkv?token=abc"
+    transfer = client.Transfer.add_url(url, parent_id=target)
+    assert transfer.name == "Some.Show.S01E01.1080p.mkv"
+    assert transfer.type == "URL" and transfer.source == url and transfer.hash is None
+    assert transfer.status == "IN_QUEUE" and transfer.save_parent_id == target
+    assert client.Transfer.get(transfer.id).file_id is None
+
+    emulator.clock.advance(60)
+    done = client.Transfer.get(transfer.id)
+    assert done.status == "COMPLETED" and done.percent_done == 100
+    path = "/Downloads/Some.Show.S01E01.1080p.mkv"
+    assert done.file_id == emulator.file_by_path(path)
+    item = client.File.get(done.file_id)
+    assert item.name == "Some.Show.S01E01.1080p.mkv" and item.parent_id == target
+    assert item.size == done.size > 0
+
+
+def test_transfers_add_url_with_an_http_url_copies_its_bytes(client, emulator):
+    source = client.File.get(emulator.add_file("Clip.mp4", size=200_000))
+    url = source.get_download_link()  # an http:// link on this machine: the emulator fetches it
+    assert url.startswith("http://")
+    transfer = client.Transfer.add_url(url)
+    assert transfer.type == "URL" and transfer.source == url and transfer.name == "Clip.mp4"
+    emulator.clock.advance(60)
+    done = client.Transfer.get(transfer.id)
+    assert done.status == "COMPLETED"
+    copy = client.File.get(done.file_id)
+    assert copy.id != source.id and copy.name == "Clip.mp4"
+    assert (copy.size, copy.crc32) == (source.size, source.crc32)
+
+
 def test_errors_map_to_putiopy_exceptions(client, emulator):
     emulator.set_faults(error_rate=1.0)
     with pytest.raises(putiopy.ServerError):

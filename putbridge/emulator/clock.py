@@ -6,12 +6,23 @@ Both tell their subscribers (the emulator's `tick`) when time moves under their 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 
 # 2024-01-01T00:00:00Z: a fixed start so manual-clock timestamps are reproducible.
 DEFAULT_MANUAL_START = 1_704_067_200.0
+# 9999-12-31T23:59:59Z: timestamps past it cannot be formatted, so a manual clock stops there.
+MAX_TIMESTAMP = 253_402_300_799.0
+
+
+def _check_time(timestamp: float) -> float:
+    if not math.isfinite(timestamp):
+        raise ValueError("time must be a finite number")
+    if timestamp > MAX_TIMESTAMP:
+        raise ValueError("a clock cannot go past the year 9999")
+    return float(timestamp)
 
 
 class Clock:
@@ -52,7 +63,7 @@ class ManualClock(Clock):
 
     def __init__(self, start: float = DEFAULT_MANUAL_START) -> None:
         super().__init__()
-        self._now = float(start)
+        self._now = _check_time(start)
         self._lock = threading.Lock()
 
     @property
@@ -64,10 +75,10 @@ class ManualClock(Clock):
             return self._now
 
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("a clock cannot go backwards")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("seconds must be a finite number >= 0 (a clock cannot go backwards)")
         with self._lock:
-            self._now += float(seconds)
+            self._now = _check_time(self._now + float(seconds))
         self._notify()
 
     def set(self, timestamp: float) -> None:
@@ -75,7 +86,7 @@ class ManualClock(Clock):
         with self._lock:
             if timestamp < self._now:
                 raise ValueError("a clock cannot go backwards")
-            self._now = float(timestamp)
+            self._now = _check_time(timestamp)
         self._notify()
 
     def __repr__(self) -> str:

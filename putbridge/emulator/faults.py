@@ -10,6 +10,7 @@ import time
 from .errors import ApiError
 
 UNSET: object = object()
+MAX_LATENCY = 300.0
 
 
 class Faults:
@@ -38,8 +39,8 @@ class Faults:
         """Change the given knobs; the others stay as they are. `rate_limit=None` turns it off."""
         with self._lock:
             if latency is not None:
-                if latency < 0:
-                    raise ValueError("latency must be >= 0")
+                if not 0 <= latency <= MAX_LATENCY:  # also refuses NaN
+                    raise ValueError(f"latency must be between 0 and {MAX_LATENCY:g} seconds")
                 self.latency = float(latency)
             if error_rate is not None:
                 if not 0.0 <= error_rate <= 1.0:
@@ -50,7 +51,7 @@ class Faults:
                     self.rate_limit = None
                 else:
                     limit, window = rate_limit  # type: ignore[misc]
-                    if int(limit) < 1 or float(window) <= 0:
+                    if int(limit) < 1 or not 0 < float(window) < math.inf:
                         raise ValueError("rate_limit needs limit >= 1 and window > 0")
                     self.rate_limit = (int(limit), float(window))
                 self._window_start = 0.0

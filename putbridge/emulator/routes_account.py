@@ -4,41 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from .errors import ApiError, not_found
-from .webutil import base_url, emulator, get_param, int_param, ok, request_token, require_param
+from .settings import DEFAULT_SETTINGS, check_settings
+from .webutil import (
+    base_url,
+    emulator,
+    get_param,
+    int_param,
+    json_body,
+    ok,
+    request_token,
+    require_param,
+)
 
 bp = Blueprint("putio_account", __name__)
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "beta_user": False,
-    "callback_url": None,
-    "dark_theme": False,
-    "default_download_folder": 0,
-    "dont_autoselect_subtitles": False,
-    "fluid_layout": False,
-    "hide_subtitles": False,
-    "history_enabled": True,
-    "is_invisible": False,
-    "locale": "en",
-    "login_mails_enabled": True,
-    "next_episode": True,
-    "pushover_token": None,
-    "show_optimistic_usage": False,
-    "sort_by": "NAME_ASC",
-    "start_from": True,
-    "subtitle_languages": ["eng", None],
-    "theater_mode": False,
-    "theme": "auto",
-    "transfer_sort_by": None,
-    "trash_enabled": False,
-    "tunnel_route_name": None,
-    "two_factor_enabled": False,
-    "use_private_download_ip": False,
-    "use_start_from": True,
-    "video_player": "html5",
-}
 EMULATOR_APP = {
     "id": 1,
     "name": "putbridge emulator app",
@@ -86,16 +68,13 @@ def account_settings() -> Response:
 
 @bp.post("/account/settings")
 def account_settings_update() -> Response:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "Send the settings to change as a JSON object")
-    body = body.get("settings", body)
-    unknown = set(body) - set(DEFAULT_SETTINGS)
-    if unknown:
-        raise ApiError(400, "BadRequest", f"Unknown settings: {', '.join(sorted(unknown))}")
+    changes = check_settings(body.get("settings", body))
     emu = emulator()
     with emu.lock:
-        emu.settings.update(body)
+        emu.settings.update(changes)
     return ok()
 
 
@@ -183,7 +162,7 @@ def config_get_all() -> Response:
 
 @bp.put("/config")
 def config_put_all() -> Response:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
         raise ApiError(400, "BadRequest", 'Send {"config": {...}} as JSON')
     with emulator().lock:
@@ -200,7 +179,7 @@ def config_get(key: str) -> Response:
 
 @bp.put("/config/<key>")
 def config_put(key: str) -> Response:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or "value" not in body:
         raise ApiError(400, "BadRequest", 'Send {"value": ...} as JSON')
     with emulator().lock:

@@ -1,36 +1,69 @@
-"""Emulator-only routes (no auth, not part of put.io): /_emulator/* knobs and the /link page
-where a person approves an OOB code, as they would on put.io's own link page."""
+"""Emulator-only routes (not part of put.io): /_emulator/* knobs and the /link page where a
+person approves an OOB code, as they would on put.io's own link page.
+
+They take no token but hand tokens out and change faults, so they answer only requests from
+this machine (a loopback address); others get 403, even when the server listens on 0.0.0.0."""
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from flask import Blueprint, Response, request
 
 from .errors import ApiError
 from .faults import UNSET
-from .webutil import emulator, float_param, get_param, int_param, ok, params, require_param
+from .webutil import (
+    emulator,
+    float_param,
+    get_param,
+    int_param,
+    is_loopback_client,
+    ok,
+    params,
+    require_param,
+)
 
 bp = Blueprint("putio_emulator_control", __name__)
+
+_RATE_LIMIT_SHAPE = 'rate_limit must be {"limit": N, "window": S} (N >= 1, S > 0) or null'
+
+
+@bp.before_request
+def loopback_only() -> None:
+    if not is_loopback_client():
+        raise ApiError(
+            403,
+            "Forbidden",
+            "The emulator's control routes and link page answer only requests from this machine",
+        )
+
+
+def _rate_limit(value: object) -> tuple[int, float] | None:
+    if value in (None, "", "null", "off"):
+        return None
+    if isinstance(value, dict):
+        limit, window = value.get("limit", 0), value.get("window", 1.0)
+    elif isinstance(value, list | tuple) and len(value) == 2:
+        limit, window = value
+    else:
+        raise ApiError(400, "BadRequest", _RATE_LIMIT_SHAPE)
+    if isinstance(limit, bool) or isinstance(window, bool):
+        raise ApiError(400, "BadRequest", _RATE_LIMIT_SHAPE)
+    try:
+        limit, window = int(limit), float(window)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ApiError(400, "BadRequest", _RATE_LIMIT_SHAPE) from err
+    if limit < 1 or not math.isfinite(window) or window <= 0:
+        raise ApiError(400, "BadRequest", _RATE_LIMIT_SHAPE)
+    return limit, window
 
 
 @bp.post("/_emulator/faults")
 def set_faults() -> Response:
     emu = emulator()
     body = params()
-    rate_limit: object = UNSET
-    if "rate_limit" in body:
-        value = body["rate_limit"]
-        if value in (None, "", "null", "off"):
-            rate_limit = None
-        elif isinstance(value, dict):
-            rate_limit = (int(value.get("limit", 0)), float(value.get("window", 1.0)))
-        elif isinstance(value, list | tuple) and len(value) == 2:
-            rate_limit = (int(value[0]), float(value[1]))
-        else:
-            raise ApiError(
-                400, "BadRequest", 'rate_limit must be {"limit": N, "window": S} or null'
-            )
+    rate_limit: object = _rate_limit(body["rate_limit"]) if "rate_limit" in body else UNSET
     try:
         emu.set_faults(
             latency=float_param("latency"),
@@ -55,7 +88,10 @@ def advance_clock() -> Response:
         raise ApiError(400, "BadRequest", "seconds must be a number >= 0")
     if not emu.clock.is_manual:
         raise ApiError(400, "BadRequest", "The emulator runs on the real clock; it cannot advance")
-    emu.clock.advance(seconds)
+    try:
+        emu.clock.advance(seconds)
+    except ValueError as err:
+        raise ApiError(400, "BadRequest", str(err)) from err
     return ok(now=emu.clock.now())
 
 
@@ -95,7 +131,13 @@ def pending() -> Response:
 @bp.post("/_emulator/files")
 def add_file() -> Response:
     path = require_param("path")
-    file_id = emulator().add_path(path, size=int_param("size"))
+    size = int_param("size")
+    if size is not None and size < 0:
+        raise ApiError(400, "BadRequest", "size must be an integer >= 0")
+    try:
+        file_id = emulator().add_path(path, size=size)
+    except ValueError as err:
+        raise ApiError(400, "BadRequest", str(err)) from err
     return ok(file_id=file_id)
 
 

@@ -40,8 +40,21 @@ def _transfer_json(ids: list[int]) -> list[str]:
 def _save_parent_id(name: str) -> int:
     value = int_param(name)
     if value is None or value < 0:
-        return int(emulator().settings.get("default_download_folder", ROOT_ID))
+        default = emulator().settings.get("default_download_folder", ROOT_ID)
+        return default if isinstance(default, int) and not isinstance(default, bool) else ROOT_ID
     return value
+
+
+def _entry_parent(entry: dict) -> int:
+    parent = entry.get("save_parent_id")
+    if parent in (None, ""):
+        return ROOT_ID
+    if isinstance(parent, bool):
+        raise ApiError(400, "BadRequest", "save_parent_id must be an integer")
+    try:
+        return int(parent)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ApiError(400, "BadRequest", "save_parent_id must be an integer") from err
 
 
 @bp.post("/transfers/add")
@@ -69,12 +82,14 @@ def transfers_add_multi() -> Response:
     for entry in entries:
         entry = entry if isinstance(entry, dict) else {"url": entry}
         url = str(entry.get("url") or "")
+        callback_url = entry.get("callback_url")
         try:
-            parent = entry.get("save_parent_id")
+            if callback_url is not None and not isinstance(callback_url, str):
+                raise ApiError(400, "BadRequest", "callback_url must be a string")
             transfer_id = emu.add_transfer(
                 url,
-                save_parent_id=int(parent) if parent not in (None, "") else ROOT_ID,
-                callback_url=entry.get("callback_url") or None,
+                save_parent_id=_entry_parent(entry),
+                callback_url=callback_url or None,
                 client_ip=request.remote_addr,
             )
             transfers.append(emu.transfer_dict(transfer_id))

@@ -10,6 +10,7 @@ from putbridge.errors import ConfigError
 
 from .errors import ApiError
 from .files import ROOT_ID
+from .settings import check_settings
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -126,6 +127,10 @@ def _apply(emu: Emulator, data: dict[str, Any], origin: str) -> None:
     settings = data.get("settings", {})
     if not isinstance(settings, dict):
         raise ConfigError(f"{origin}: 'settings' must be an object")
+    try:
+        check_settings(settings)
+    except ApiError as err:
+        raise ConfigError(f"{origin}: 'settings': {err.message}") from err
     with emu.lock:
         emu.settings.update(settings)
     transfers = data.get("transfers", [])

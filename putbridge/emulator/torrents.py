@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -14,6 +15,7 @@ from .errors import ApiError
 
 _HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
 _BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
+MAX_COMPONENT_LENGTH = 255  # the file tree's MAX_NAME_LENGTH
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,73 @@ def looks_like_torrent(data: bytes) -> bool:
     return data[:1] == b"d" and b"4:info" in data[: 1 << 20]
 
 
+def _show(part: object) -> str:
+    text = repr(part)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def name_problem(part: object) -> str | None:
+    """Why `part` cannot be one file or folder name in the tree (None when it can)."""
+    if not isinstance(part, str):
+        return f"the name {_show(part)} is not text"
+    if not part.strip():
+        return "a name is empty"
+    if part in (".", ".."):
+        return f"the name {part!r} is not allowed"
+    if "/" in part or "\x00" in part:
+        return f"the name {_show(part)} contains '/' or a NUL character"
+    if len(part) > MAX_COMPONENT_LENGTH:
+        return f"the name {_show(part)} is longer than {MAX_COMPONENT_LENGTH} characters"
+    return None
+
+
+def layout_problem(name: object, paths: Iterable[Sequence[object]]) -> str | None:
+    """Why a torrent named `name` with these file paths (relative to its folder) cannot be
+    created as a folder tree: a bad name, an empty path, a path twice, or a path that is both
+    a file and a folder ("a" and "a/b"). None when it can."""
+    problem = name_problem(name)
+    if problem:
+        return problem
+    files: set[tuple] = set()
+    folders: set[tuple] = set()
+    for raw in paths:
+        path = tuple(raw)
+        if not path:
+            return "a file has an empty path"
+        for part in path:
+            problem = name_problem(part)
+            if problem:
+                return problem
+        shown = _show("/".join(str(part) for part in path))
+        if path in files:
+            return f"the path {shown} appears twice"
+        if path in folders:
+            return f"{shown} is both a file and a folder"
+        for end in range(1, len(path)):
+            if path[:end] in files:
+                prefix = _show("/".join(str(part) for part in path[:end]))
+                return f"{prefix} is both a file and a folder"
+            folders.add(path[:end])
+        files.add(path)
+    return None
+
+
 def parse_torrent(data: bytes) -> TorrentMeta:
-    """Parse .torrent bytes; raises ApiError(400, "INVALID_TORRENT") on anything malformed."""
+    """Parse .torrent bytes; raises ApiError(400, "INVALID_TORRENT") on anything malformed,
+    including a file layout that cannot be created as a folder tree (see `layout_problem`)."""
     try:
         torrent = torf.Torrent.read_stream(io.BytesIO(data), validate=True)
         info_hash = torrent.infohash.lower()
-        name = torrent.name
+        info = torrent.metainfo["info"]
+        name = info["name"]
         multi = torrent.mode == "multifile"
         files: list[tuple[tuple[str, ...], int]] = []
-        for entry in torrent.files:
-            parts = tuple(entry.parts[1:] if multi else entry.parts[-1:])
-            files.append((parts, int(entry.size)))
+        if multi:
+            # the raw paths: torf's normalised ones hide "", "." and "a/b" components
+            for entry in info["files"]:
+                files.append((tuple(entry["path"]), int(entry["length"])))
+        else:
+            files.append(((name,), int(info["length"])))
         trackers = tuple(url for tier in (torrent.trackers or []) for url in tier)
         private = bool(torrent.private)
     except torf.TorfError as err:
@@ -76,6 +134,9 @@ def parse_torrent(data: bytes) -> TorrentMeta:
         raise ApiError(400, "INVALID_TORRENT", f"Invalid .torrent file: {err!r}") from err
     if not name or not files:
         raise ApiError(400, "INVALID_TORRENT", "Invalid .torrent file: it names no files")
+    problem = layout_problem(name, (path for path, _ in files))
+    if problem:
+        raise ApiError(400, "INVALID_TORRENT", f"Invalid .torrent file: {problem}")
     return TorrentMeta(
         name=str(name),
         info_hash=info_hash,
@@ -127,8 +188,12 @@ def url_name(url: str) -> str:
 
 
 def is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 host)
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def is_loopback_url(url: str) -> bool:

@@ -8,6 +8,7 @@ from .media import BytesContent, extension_of, generate_content, guess_content_t
 from .torrents import (
     TorrentMeta,
     is_http_url,
+    layout_problem,
     parse_magnet,
     probe_url,
     url_name,
@@ -82,7 +83,7 @@ def _from_torrent(meta: TorrentMeta, source: str, common: dict) -> TransferRecor
 
 
 def _safe(name: str) -> str:
-    name = name.replace("/", "_").strip()
+    name = name.replace("/", "_").replace("\x00", "_").strip()
     return name[:255] or "_"
 
 
@@ -97,19 +98,30 @@ def completed_name(name: str) -> str:
 
 def materialize(tree: FileTree, rec: TransferRecord, now: float) -> int:
     """Create the transfer's files under its save folder (the root if that folder is gone);
-    returns the file id (a multi-file torrent: its folder)."""
+    returns the file id (a multi-file torrent: its folder).
+
+    A torrent's layout is checked before anything is created, and a multi-file torrent whose
+    files cannot all be created leaves no folder behind: the error propagates, the tree is as
+    it was."""
     parent = tree.get(rec.save_parent_id)
     parent_id = rec.save_parent_id if parent is not None and parent.is_folder else 0
     meta = rec.torrent
+    if meta is not None:
+        problem = layout_problem(meta.name, (parts for parts, _ in meta.files))
+        if problem:
+            raise ApiError(400, "INVALID_TORRENT", f"Invalid .torrent file: {problem}")
     if meta is not None and meta.multi_file:
-        folder = tree.add_folder(_safe(meta.name), parent_id, now, unique=False)
-        for parts, size in meta.files:
-            safe_parts = [_safe(part) for part in parts]
-            folder_id = tree.ensure_folders(safe_parts[:-1], folder.id, now)
-            tree.add_file(safe_parts[-1], folder_id, generate_content(safe_parts[-1], size), now)
+        folder = tree.add_folder(meta.name, parent_id, now, unique=False)
+        try:
+            for parts, size in meta.files:
+                folder_id = tree.ensure_folders(list(parts[:-1]), folder.id, now)
+                tree.add_file(parts[-1], folder_id, generate_content(parts[-1], size), now)
+        except Exception:
+            tree.delete(folder.id)
+            raise
         return folder.id
     if meta is not None:
-        name = _safe(meta.files[0][0][-1])
+        name = meta.files[0][0][-1]
         content = generate_content(name, meta.size)
     else:
         name = completed_name(rec.name)

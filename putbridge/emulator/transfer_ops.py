@@ -6,6 +6,7 @@ A mixin so `Emulator` keeps one flat public API; the state it works on (`lock`, 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from .transfers import FINISHED, TransferRecord, callback_form
 if TYPE_CHECKING:
     from .background import CallbackSender
     from .clock import Clock
+
+log = logging.getLogger(__name__)
 
 
 class TransferOps:
@@ -159,7 +162,10 @@ class TransferOps:
             raise ApiError(400, "BadRequest", "Give transfer_ids or remove_filter=all|completed")
 
     def tick(self) -> None:
-        """Advance every active transfer to the clock's current time."""
+        """Advance every active transfer to the clock's current time.
+
+        Runs before every API request, so it must not fail: a transfer whose completion raises
+        ends in ERROR (with an error_message and a transfer_error event) and the others go on."""
         callbacks: list[tuple[str, dict[str, str]]] = []
         with self.lock:
             if not self._active:
@@ -170,38 +176,64 @@ class TransferOps:
                 if rec is None:
                     self._active.discard(tid)
                     continue
-                status = rec.status_at(now)
-                if status == rec.status:
-                    continue
-                if status == "ERROR":
-                    rec.error_message = rec.failure or "Transfer failed"
-                    rec.finished_at = rec.queued_until
-                    self.record_event(
-                        "transfer_error",
-                        when=rec.queued_until,
-                        source=rec.source,
-                        transfer_name=rec.name,
-                    )
-                elif status in ("SEEDING", "COMPLETED") and rec.file_id is None:
-                    at = rec.completing_until
-                    rec.file_id = materialize(self.tree, rec, at)
-                    rec.finished_at = at
-                    rec.status = status
-                    self.record_event(
-                        "transfer_completed",
-                        when=at,
-                        source=rec.source,
-                        transfer_name=rec.name,
-                        file_id=rec.file_id,
-                        transfer_size=rec.size,
-                    )
-                    if rec.callback_url:
-                        callbacks.append((rec.callback_url, callback_form(rec.to_dict(now, True))))
-                rec.status = status
-                if status in FINISHED:
+                try:
+                    callback = self._advance(rec, now)
+                except Exception as err:
+                    log.exception("emulator: completing transfer %s failed", tid)
+                    self._fail_completion(rec, err)
+                    callback = None
+                if callback is not None:
+                    callbacks.append(callback)
+                if rec.status in FINISHED:
                     self._active.discard(tid)
         for url, form in callbacks:
             self._callbacks.send(url, form)
+
+    def _advance(self, rec: TransferRecord, now: float) -> tuple[str, dict[str, str]] | None:
+        """Move one transfer to its status at `now`; returns a callback to send, if any."""
+        status = rec.status_at(now)
+        if status == rec.status:
+            return None
+        callback = None
+        if status == "ERROR":
+            rec.error_message = rec.failure or "Transfer failed"
+            rec.finished_at = rec.queued_until
+            self.record_event(
+                "transfer_error",
+                when=rec.queued_until,
+                source=rec.source,
+                transfer_name=rec.name,
+            )
+        elif status in ("SEEDING", "COMPLETED") and rec.file_id is None:
+            at = rec.completing_until
+            rec.file_id = materialize(self.tree, rec, at)
+            rec.finished_at = at
+            rec.status = status
+            self.record_event(
+                "transfer_completed",
+                when=at,
+                source=rec.source,
+                transfer_name=rec.name,
+                file_id=rec.file_id,
+                transfer_size=rec.size,
+            )
+            if rec.callback_url:
+                callback = (rec.callback_url, callback_form(rec.to_dict(now, True)))
+        rec.status = status
+        return callback
+
+    def _fail_completion(self, rec: TransferRecord, err: Exception) -> None:
+        reason = err.message if isinstance(err, ApiError) else f"{type(err).__name__}: {err}"
+        rec.status = "ERROR"
+        rec.file_id = None
+        rec.error_message = f"Could not create the transfer's files: {reason}"
+        rec.finished_at = rec.completing_until
+        self.record_event(
+            "transfer_error",
+            when=rec.completing_until,
+            source=rec.source,
+            transfer_name=rec.name,
+        )
 
     def _callback_failed(self, form: dict[str, str], message: str) -> None:
         with self.lock:

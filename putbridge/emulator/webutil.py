@@ -3,6 +3,9 @@ multipart or JSON bodies, put.io-style flags, and JSON responses."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import math
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
@@ -32,12 +35,38 @@ def params() -> dict[str, Any]:
     merged.update(request.args.to_dict())
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         merged.update(request.form.to_dict())
-        if request.is_json:
-            body = request.get_json(silent=True)
-            if isinstance(body, dict):
-                merged.update(body)
+        body = json_body(strict=False)
+        if isinstance(body, dict):
+            merged.update(body)
     g._putio_params = merged
     return merged
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large")
+    return number
+
+
+def json_body(strict: bool = True) -> Any:
+    """The request's JSON body, None when it has none. A body that is not JSON (or holds NaN or
+    Infinity, which json.loads would accept) is ApiError 400, or None when not `strict`."""
+    if not request.is_json:
+        return None
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data, parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        if not strict:
+            return None
+        raise ApiError(400, "BadRequest", "The request body is not valid JSON") from err
 
 
 def get_param(name: str, default: str | None = None) -> str | None:
@@ -66,9 +95,12 @@ def float_param(name: str, default: float | None = None) -> float | None:
     if value is None or value.strip() == "":
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError as err:
         raise ApiError(400, "BadRequest", f"{name} must be a number, not {value!r}") from err
+    if not math.isfinite(number):
+        raise ApiError(400, "BadRequest", f"{name} must be a finite number, not {value!r}")
+    return number
 
 
 def flag(name: str) -> bool:
@@ -103,6 +135,16 @@ def ok(**fields: Any) -> Response:
 
 def json_text(text: str, status: int = 200) -> Response:
     return Response(text, status=status, mimetype="application/json")
+
+
+def is_loopback_client() -> bool:
+    """Whether the request comes from this machine (127.0.0.0/8, ::1 or ::ffff:127.x.x.x)."""
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def request_token() -> str | None:
