@@ -34,6 +34,18 @@ def approve_when_pending(emulator, *, expire=False):
     return thread, done
 
 
+def login_while_approving(emulator, config, *, expire=False):
+    """Run `putbridge login` while another thread approves (or expires) its code."""
+    thread, done = approve_when_pending(emulator, expire=expire)
+    try:
+        return CliRunner().invoke(
+            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
+        )
+    finally:
+        done.set()
+        thread.join()
+
+
 def write_config(path, server, extra=""):
     path.write_text(
         "# my putbridge settings\n"
@@ -50,14 +62,7 @@ def write_config(path, server, extra=""):
 def test_login_links_the_device_and_saves_the_token(tmp_path, emulator, emulator_server):
     config = tmp_path / "putbridge.toml"
     write_config(config, emulator_server)
-    thread, done = approve_when_pending(emulator)
-    try:
-        result = CliRunner().invoke(
-            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
-        )
-    finally:
-        done.set()
-        thread.join()
+    result = login_while_approving(emulator, config)
     assert result.exit_code == 0, result.output
     assert "https://put.io/link" in result.output
     assert "Linked to put.io" in result.output
@@ -75,14 +80,7 @@ def test_login_with_an_expired_code_fails_in_one_line(tmp_path, emulator, emulat
     config = tmp_path / "putbridge.toml"
     write_config(config, emulator_server)
     before = config.read_text()
-    thread, done = approve_when_pending(emulator, expire=True)
-    try:
-        result = CliRunner().invoke(
-            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
-        )
-    finally:
-        done.set()
-        thread.join()
+    result = login_while_approving(emulator, config, expire=True)
     assert result.exit_code == 1
     assert "expired" in result.output and "putbridge login" in result.output
     assert config.read_text() == before
@@ -91,14 +89,7 @@ def test_login_with_an_expired_code_fails_in_one_line(tmp_path, emulator, emulat
 def test_login_creates_a_missing_config_file(tmp_path, emulator, emulator_server, monkeypatch):
     config = tmp_path / "new" / "putbridge.toml"
     monkeypatch.setenv("PUTBRIDGE_PUTIO__API_URL", emulator_server.api_url)
-    thread, done = approve_when_pending(emulator)
-    try:
-        result = CliRunner().invoke(
-            main, ["--config", str(config), "login", "--poll-interval", "0.05"]
-        )
-    finally:
-        done.set()
-        thread.join()
+    result = login_while_approving(emulator, config)
     assert result.exit_code == 0, result.output
     assert tomllib.loads(config.read_text())["putio"]["token"]
     assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
