@@ -70,6 +70,22 @@ class LogSettings:
     level: str = "INFO"
 
 
+# Folder names (compared case-insensitively) whose videos are extras or samples, not features.
+DEFAULT_SKIP_FOLDERS = [
+    "sample",
+    "samples",
+    "extras",
+    "featurettes",
+    "trailers",
+    "behind the scenes",
+    "deleted scenes",
+    "interviews",
+    "scenes",
+    "shorts",
+    "other",
+]
+
+
 @dataclass
 class LibrarySettings:
     path: str
@@ -77,6 +93,11 @@ class LibrarySettings:
     layout: str = "mirror"
     mode: str = "strm"
     links: str = "bridge"
+    # Write .nfo sidecars (for movies and shows layouts; mirror has nothing to say in them).
+    nfo: bool = True
+    # Subtitle languages to fetch from put.io beside each video, e.g. ["en", "fr"]; [] = none.
+    subtitles: list[str] = field(default_factory=list)
+    skip_folders: list[str] = field(default_factory=lambda: list(DEFAULT_SKIP_FOLDERS))
 
 
 @dataclass
@@ -234,6 +255,10 @@ def _convert(
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where, f"{key_path}.")
+    if origin is list and typing.get_args(hint) == (str,):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: '{key_path}' must be a list of strings")
+        return list(value)
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list):

@@ -264,3 +264,13 @@ def test_a_mistyped_secret_is_not_echoed_in_the_error(tmp_path):
         config.load_settings(path, environ={})
     assert "'putio.token' must be a string" in str(info.value)
     assert "98765432123" not in str(info.value)
+
+
+def test_library_options_have_defaults_and_are_checked(tmp_path):
+    path = write(tmp_path, '[[library]]\npath = "/m"\nsubtitles = ["en", "fr"]\nnfo = false\n')
+    (lib,) = config.load_settings(path, environ={}).library
+    assert lib.subtitles == ["en", "fr"] and lib.nfo is False
+    assert "sample" in lib.skip_folders
+    bad = write(tmp_path, '[[library]]\npath = "/m"\nsubtitles = "en"\n', name="bad.toml")
+    with pytest.raises(ConfigError, match="'library\\[0\\].subtitles' must be a list of strings"):
+        config.load_settings(bad, environ={})
