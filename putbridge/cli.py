@@ -94,6 +94,62 @@ def login(ctx: click.Context, poll_interval: float) -> None:
     click.echo(f"Linked to put.io as {who}. Token saved in {target} (readable by you only).")
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.pass_context
+@_one_line_errors
+def sync(ctx: click.Context, dry_run: bool) -> None:
+    """One full sync of every [[library]] from put.io."""
+    from putbridge.library.sync import library_sync_from_settings
+    from putbridge.store import Store
+
+    settings = _settings(ctx)
+    if not settings.library:
+        raise click.ClickException(
+            f"no [[library]] is configured in {settings.loaded_from or 'the configuration'}: "
+            "see docs/library.md"
+        )
+    progress = _TtyProgress() if sys.stderr.isatty() else _LogProgress()
+    with (
+        _client(settings) as client,
+        Store(Path(settings.state.dir) / "putbridge.db") as store,
+    ):
+        report = library_sync_from_settings(settings, client, store).sync_all(
+            dry_run=dry_run, progress=progress
+        )
+    progress.done()
+    for result in report.results:
+        click.echo(f"{'[dry run] ' if dry_run else ''}{result.root}: {result.summary()}")
+    click.echo(f"{'[dry run] ' if dry_run else ''}{report.summary()}")
+
+
+class _LogProgress:
+    """Plain log lines when not on a terminal: one per 10,000 items and one per step."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, int] | None = None
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        if done % 10_000 == 0 or done == total:
+            if self._last != (step, done):
+                log.info("%s: %d%s", step, done, f"/{total}" if total else "")
+                self._last = (step, done)
+
+    def done(self) -> None:
+        pass
+
+
+class _TtyProgress:
+    """One status line on a terminal, rewritten in place."""
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        count = f"{done}/{total}" if total else f"{done}"
+        click.echo(f"\r{step}: {count}\x1b[K", nl=False, err=True)
+
+    def done(self) -> None:
+        click.echo("", err=True)
+
+
 @main.command("config")
 @click.pass_context
 @_one_line_errors

@@ -28,6 +28,28 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: the library manifest (what putbridge wrote, so it never touches anything else), temp
+    # files in flight (removed by the next run after a crash), and remembered name parses.
+    """
+    CREATE TABLE library_files (
+        library      TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        file_id      INTEGER NOT NULL,
+        kind         TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (library, path)
+    );
+    CREATE INDEX library_files_by_file ON library_files (file_id);
+    CREATE TABLE library_pending (
+        library  TEXT NOT NULL,
+        tmp_path TEXT NOT NULL,
+        PRIMARY KEY (library, tmp_path)
+    );
+    CREATE TABLE media_parse (
+        key    TEXT PRIMARY KEY,
+        result TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -1,0 +1,183 @@
+"""Sync put.io into the library folders: list, plan (pure), write (atomic, by the manifest).
+
+A full sync lists the whole account in one flat listing (about one request per 1,000 files) and
+plans every library from it. ``sync_subtree`` lists only one put.io folder (a completed transfer)
+plus its ancestors, and adds or updates what is under it without removing anything elsewhere.
+Both return the library paths that changed, for the media-server notifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from putbridge.library.links import StrmLinks
+from putbridge.library.plan import Entry, plan_library
+from putbridge.library.tree import PutioTree
+
+from putbridge.config import LibrarySettings
+from putbridge.library.writer import LibraryWriter, SyncResult
+from putbridge.putio import File, PutioClient
+from putbridge.store import Store
+
+log = logging.getLogger(__name__)
+
+# Called as progress(step, done, total) while a sync runs; total is None when unknown.
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class SyncReport:
+    """Everything one sync run did, across libraries."""
+
+    results: list[SyncResult] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    files_listed: int = 0
+
+    @property
+    def changed(self) -> list[Path]:
+        return [path for result in self.results for path in result.changed]
+
+    def count(self, what: str) -> int:
+        if what == "unchanged":
+            return sum(r.unchanged for r in self.results)
+        return sum(len(getattr(r, what)) for r in self.results)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('added')} added, {self.count('updated')} updated, "
+            f"{self.count('removed')} removed, {self.count('unchanged')} unchanged; "
+            f"{self.requests} put.io requests, {self.seconds:.1f} s"
+        )
+
+
+class LibrarySync:
+    """Keeps every configured library in step with the put.io account."""
+
+    def __init__(
+        self,
+        client: PutioClient,
+        store: Store,
+        libraries: list[LibrarySettings],
+        links: StrmLinks,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.libraries = libraries
+        self.links = links
+
+    def sync_all(self, *, dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
+        """One full sync of every library. A put.io failure while listing changes nothing."""
+        started, before = time.monotonic(), self.client.request_count
+        files: list[File] = []
+        for file in self.client.iter_files(parent_id=-1):
+            files.append(file)
+            if progress and len(files) % 1000 == 0:
+                progress("listing put.io", len(files), None)
+        if progress:
+            progress("listing put.io", len(files), len(files))
+        tree = PutioTree(files)
+        report = SyncReport(files_listed=len(files))
+        for library in self.libraries:
+            plan = plan_library(tree, library, strm_text=self._strm_text(library))
+            if progress:
+                progress(f"writing {library.path}", 0, len(plan))
+            report.results.append(self._apply(library, plan, dry_run=dry_run, partial=False))
+        report.requests = self.client.request_count - before
+        report.seconds = time.monotonic() - started
+        return report
+
+    def sync_subtree(self, folder_id: int) -> SyncReport:
+        """Add or update what lies under one put.io folder (or that one file) in every library."""
+        started, before = time.monotonic(), self.client.request_count
+        files = self._ancestors(folder_id) + self._subtree(folder_id)
+        tree = PutioTree(files)
+        report = SyncReport(files_listed=len(files))
+        for library in self.libraries:
+            plan = plan_library(tree, library, strm_text=self._strm_text(library), under=folder_id)
+            report.results.append(self._apply(library, plan, dry_run=False, partial=True))
+        report.requests = self.client.request_count - before
+        report.seconds = time.monotonic() - started
+        return report
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _strm_text(self, library: LibrarySettings) -> Callable[[File], str]:
+        return lambda file: self.links.text(file, library.links)
+
+    def _apply(
+        self, library: LibrarySettings, plan: dict[str, Entry], *, dry_run: bool, partial: bool
+    ) -> SyncResult:
+        writer = LibraryWriter(self.store, Path(library.path))
+        result = writer.apply(
+            plan, fetch_subtitle=self._fetch_subtitle, dry_run=dry_run, partial=partial
+        )
+        log.info("%s%s: %s", "[dry run] " if dry_run else "", library.path, result.summary())
+        return result
+
+    def _fetch_subtitle(self, entry: Entry) -> bytes | None:
+        _default, subtitles = self.client.list_subtitles(entry.file_id)
+        wanted = (entry.language or "").lower()
+        for subtitle in subtitles:
+            codes = {(subtitle.language_code or "").lower(), (subtitle.language or "").lower()}
+            if wanted in codes or _two_letter(subtitle.language_code) == wanted:
+                return self.client.download_subtitle(entry.file_id, subtitle.key)
+        return None
+
+    def _ancestors(self, file_id: int) -> list[File]:
+        """The file itself and every folder above it, up to put.io's root."""
+        chain: list[File] = []
+        current: int | None = file_id
+        seen: set[int] = set()
+        while current and current not in seen:  # root is 0
+            seen.add(current)
+            file = self.client.get_file(current)
+            chain.append(file)
+            current = file.parent_id
+        return chain
+
+    def _subtree(self, folder_id: int) -> list[File]:
+        """Everything below a folder, one listing per folder (a transfer's folder is small)."""
+        found: list[File] = []
+        pending = [folder_id]
+        while pending:
+            parent, children = self.client.list_files(pending.pop())
+            if parent is not None and not parent.is_folder:
+                break
+            for child in children:
+                found.append(child)
+                if child.is_folder:
+                    pending.append(child.id)
+        return found
+
+
+# put.io reports three-letter codes (ISO 639-2); users write two-letter ones in the config.
+_ISO639_2_TO_1 = {
+    "eng": "en", "fre": "fr", "fra": "fr", "ger": "de", "deu": "de", "spa": "es", "ita": "it",
+    "por": "pt", "dut": "nl", "nld": "nl", "swe": "sv", "nor": "no", "dan": "da", "fin": "fi",
+    "pol": "pl", "rus": "ru", "tur": "tr", "jpn": "ja", "chi": "zh", "zho": "zh", "kor": "ko",
+    "ara": "ar", "heb": "he", "gre": "el", "ell": "el", "cze": "cs", "ces": "cs", "hun": "hu",
+    "rum": "ro", "ron": "ro", "ukr": "uk", "hin": "hi", "tha": "th", "vie": "vi", "ind": "id",
+}  # fmt: skip
+
+
+def _two_letter(code: str | None) -> str:
+    code = (code or "").lower()
+    return _ISO639_2_TO_1.get(code, code)
+
+
+def library_sync_from_settings(settings, client: PutioClient, store: Store) -> LibrarySync:
+    """Wire a LibrarySync from the configuration: link secret from the state dir, public URL."""
+    from putbridge.library.links import LinkSigner, load_or_create_secret
+
+    secret = load_or_create_secret(Path(settings.state.dir))
+    links = StrmLinks(
+        LinkSigner(secret),
+        settings.server.public_url,
+        direct_url=lambda file_id, name: client.download_url(file_id, name=name, with_token=True),
+    )
+    return LibrarySync(client, store, settings.library, links)
