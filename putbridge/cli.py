@@ -256,14 +256,28 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @main.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where the demo library and its state go.",
+)
+@click.option("--serve", is_flag=True, help="Keep serving the stream links until Ctrl-C.")
 @click.pass_context
 @_one_line_errors
-def demo(ctx: click.Context) -> None:
+def demo(ctx: click.Context, workdir: Path, serve: bool) -> None:
     """Run putbridge against the bundled put.io emulator: no account, no network."""
     from putbridge.demo import run_demo
 
     logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "WARNING")
-    run_demo(click.echo)
+
+    def keep_serving() -> None:
+        click.echo("Serving the stream links; Ctrl-C to stop.")
+        _wait_for_signal()
+
+    run_demo(click.echo, workdir=workdir, serve_until=keep_serving if serve else None)
 
 
 if __name__ == "__main__":  # pragma: no cover

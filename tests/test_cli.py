@@ -127,9 +127,16 @@ def test_bad_config_is_one_line_naming_key_and_file(tmp_path):
     assert "putio.timeout" in lines[0] and str(config) in lines[0]
 
 
-def test_demo_lists_the_sample_and_completes_a_transfer():
-    result = CliRunner().invoke(main, ["demo"])
+def test_demo_syncs_the_sample_serves_links_and_completes_a_transfer(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Listed" in result.output and "videos" in result.output
     assert "COMPLETED" in result.output
-    assert "Completed: put.io file" in result.output
+    library = tmp_path / "library"
+    strms = sorted(p.relative_to(library).as_posix() for p in library.rglob("*.strm"))
+    assert "Movies/Sintel (2010)/Sintel (2010).strm" in strms
+    assert "TV/Elephants Dream/Season 02/Elephants Dream - S02E01.strm" in strms
+    assert "Movies/Cosmos Laundromat (2015)/Cosmos Laundromat (2015).strm" in strms  # transfer
+    assert not any("sample" in s.lower() for s in strms)
+    assert "gets 302" in result.output and "then 206 with 16 bytes" in result.output
+    assert not (tmp_path / "state" / "link-secret").stat().st_mode & 0o077

@@ -261,7 +261,7 @@ def _guess_folder(name: str) -> _Guess:
     if name.strip().casefold() in _SPECIALS_FOLDERS:
         return _Guess(seasons=(0,), is_episode=True)
     guess = _guess(name)
-    if guess.title and guess.title.casefold() in _GENERIC_FOLDERS:
+    if guess.title and not guess.year and guess.title.casefold() in _GENERIC_FOLDERS:
         return guess._replace(title=None, year=None)
     return guess
 
@@ -280,15 +280,73 @@ def parse_media(file_name: str, parents: Sequence[str]) -> MediaInfo | None:
 
 @lru_cache(maxsize=131072)
 def _parse_cached(file_name: str, parents: tuple[str, ...]) -> MediaInfo | None:
-    own = _guess(file_name)
-    folders = [_guess_folder(name) for name in reversed(parents)]  # nearest first
+    tidy = _tidy_movie(file_name, parents[-1]) if parents else None
+    if tidy is not None:
+        return tidy
+    own = _guess_file(file_name)
     if own.is_episode or own.episodes:
-        return _place_episode(own, folders)
-    return _place_movie(own, folders)
+        return _place_episode(own, [_guess_folder(name) for name in reversed(parents)])
+    return _place_movie(own, parents)
+
+
+# "Show.S03E07.720p" and "Show.3x07" name one episode of a season pack whose other files differ
+# only in those digits: guessit reads the name with the digits as 01/01 once per pack, and the
+# real numbers go back in when it found exactly those placeholders (else it reads the real name).
+_EPISODE_MARKS = (
+    re.compile(r"(?<![a-z0-9])s(\d{1,2})[ .]?e(\d{1,3})(?![0-9]|[ .-]*e\d|-\d)", re.IGNORECASE),
+    re.compile(r"(?<![a-z0-9])(\d{1,2})x(\d{2,3})(?![0-9a-z]|-\d)", re.IGNORECASE),
+)
+
+
+def _guess_file(name: str) -> _Guess:
+    for mark in _EPISODE_MARKS:
+        found = list(mark.finditer(name))
+        if len(found) != 1:
+            continue
+        match = found[0]
+        template = "".join(
+            (name[: match.start(1)], "01", name[match.end(1) : match.start(2)], "01",
+             name[match.end(2) :])
+        )  # fmt: skip
+        guess = _guess_template(template)
+        if guess.seasons == (1,) and guess.episodes == (1,):
+            return guess._replace(seasons=(int(match[1]),), episodes=(int(match[2]),))
+        break
+    return _guess(name)
+
+
+@lru_cache(maxsize=32768)
+def _guess_template(template: str) -> _Guess:
+    return _guess(template)
+
+
+def _tidy_movie(file_name: str, folder_name: str) -> MediaInfo | None:
+    """The movie of a "Title (Year)" folder when the file name repeats that title and year, as
+    Radarr and Jellyfin name them: the folder says it all, no guessit call needed."""
+    tidy = _TIDY_FOLDER.fullmatch(folder_name.strip())
+    if tidy is None or not 1870 <= int(tidy["year"]) <= 2200:
+        return None
+    if _EPISODE_WORD.search(file_name) or any(m.search(file_name) for m in _EPISODE_MARKS):
+        return None
+    head = _squash(f"{tidy['title']} {tidy['year']}")
+    name = _squash(file_name)
+    title = _clean_title(tidy["title"])
+    if title and head and (name == head or name.startswith(head + " ")):
+        return MediaInfo(kind="movie", title=title, year=int(tidy["year"]))
+    return None
 
 
 def _same_title(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and a.casefold() == b.casefold()
+    return a is not None and b is not None and _squash(a) == _squash(b)
+
+
+def _squash(title: str) -> str:
+    return " ".join(_SEPARATORS.split(title.casefold())).strip()
+
+
+_SEPARATORS = re.compile(r"[\s._()\[\]]+")
+_EPISODE_WORD = re.compile(r"(?<![a-z0-9])(?:ep?|episode)[ ._-]?\d", re.IGNORECASE)
+_TIDY_FOLDER = re.compile(r"(?P<title>[^()]+?) \((?P<year>\d{4})\)")
 
 
 def _place_episode(own: _Guess, folders: list[_Guess]) -> MediaInfo | None:
@@ -302,9 +360,7 @@ def _place_episode(own: _Guess, folders: list[_Guess]) -> MediaInfo | None:
     # even when the file spells it differently ("Marvels" vs "Marvel's").
     show = titled[0] if folders and _is_season_folder(folders[0]) and titled else None
     if show is None and own.title:
-        show = next((f for f in titled if _same_title(f.title, own.title)), None)
-        if show is None:
-            show = own
+        show = next((f for f in titled if _same_title(f.title, own.title)), own)
     if show is None:
         show = titled[0] if titled else None
     if show is None or show.title is None:
@@ -320,24 +376,26 @@ def _place_episode(own: _Guess, folders: list[_Guess]) -> MediaInfo | None:
     )
 
 
-def _place_movie(own: _Guess, folders: list[_Guess]) -> MediaInfo | None:
-    nearest = folders[0] if folders else _EMPTY
-    folder_is_movie = bool(nearest.title) and not nearest.is_episode
+def _place_movie(own: _Guess, parents: tuple[str, ...]) -> MediaInfo | None:
+    folder_name = parents[-1] if parents else None
     if own.title and own.year:
-        # Same film in a tidier spelling one level up ("The Matrix (1999)/the.matrix.1999.mkv").
-        if folder_is_movie and _same_title(nearest.title, own.title) and nearest.year == own.year:
-            return MediaInfo(kind="movie", title=nearest.title or own.title, year=own.year)
+        # The same film spelt tidier one level up ("The Matrix (1999)/the.matrix.1999.mkv"),
+        # checked without guessit: most movies have their own folder, and this is the common case.
+        tidy = _TIDY_FOLDER.fullmatch(folder_name.strip()) if folder_name else None
+        if tidy and int(tidy["year"]) == own.year and _same_title(tidy["title"], own.title):
+            return MediaInfo(
+                kind="movie", title=_clean_title(tidy["title"]) or own.title, year=own.year
+            )
         return MediaInfo(kind="movie", title=own.title, year=own.year)
-    if folder_is_movie and nearest.year:
+    nearest = _guess_folder(folder_name) if folder_name else _EMPTY
+    if not nearest.title or nearest.is_episode:
+        return MediaInfo(kind="movie", title=own.title, year=None) if own.title else None
+    if nearest.year or not own.title:
         # "Movie (1999)/movie.mkv", "Movie.1999.1080p-GRP/grp-m1080p.mkv": the folder is the
-        # release, the file name is often an abbreviation.
-        return MediaInfo(kind="movie", title=nearest.title or "", year=nearest.year)
-    if own.title:
-        title = nearest.title if _same_title(nearest.title, own.title) else own.title
-        return MediaInfo(kind="movie", title=title or own.title, year=None)
-    if folder_is_movie:
-        return MediaInfo(kind="movie", title=nearest.title or "", year=nearest.year)
-    return None
+        # release and the file name often an abbreviation.
+        return MediaInfo(kind="movie", title=nearest.title, year=nearest.year)
+    title = nearest.title if _same_title(nearest.title, own.title) else own.title
+    return MediaInfo(kind="movie", title=title, year=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,23 +403,23 @@ def _place_movie(own: _Guess, folders: list[_Guess]) -> MediaInfo | None:
 
 
 def movie_name(info: MediaInfo) -> str:
-    """"Title (Year)", or "Title" without a year: the folder and the file stem of a movie."""
+    """ "Title (Year)", or "Title" without a year: the folder and the file stem of a movie."""
     name = f"{info.title} ({info.year})" if info.year else info.title
     return safe_component(name, keep_extension=False)
 
 
 def show_folder(info: MediaInfo) -> str:
-    """"Show (Year)" or "Show"."""
+    """ "Show (Year)" or "Show"."""
     return movie_name(info)
 
 
 def season_folder(season: int) -> str:
-    """"Season 01"; specials are "Season 00" (Jellyfin wants "Season N", not "S01")."""
+    """ "Season 01"; specials are "Season 00" (Jellyfin wants "Season N", not "S01")."""
     return f"Season {season:02d}"
 
 
 def episode_name(info: MediaInfo) -> str:
-    """"Show (Year) - S01E02"; a multi-episode file is named by its first and last episode,
+    """ "Show (Year) - S01E02"; a multi-episode file is named by its first and last episode,
     "S01E01-E02" or "S01E01-E03", the range form Jellyfin, Plex and Kodi all read (a gap such
     as episodes 1 and 3 also reads as 1-3; the episode NFO lists the exact episodes)."""
     if info.season is None or not info.episodes:

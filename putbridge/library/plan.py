@@ -213,7 +213,9 @@ def _unsorted(where: _Where) -> tuple[str, ...]:
 def _want(video: File, where: _Where, library: LibrarySettings) -> _Wanted:
     stem = safe_component(_stem(video), keep_extension=False)
     if library.layout == "mirror":
-        return _Wanted(video, where.dirs if where.dirs is not None else (UNSORTED,), stem, None, None)
+        return _Wanted(
+            video, where.dirs if where.dirs is not None else (UNSORTED,), stem, None, None
+        )
     info = parse_media(video.name, where.tail)
     if library.layout == "movies" and info is not None and info.kind == "movie":
         name = movie_name(info)

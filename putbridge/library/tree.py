@@ -12,7 +12,8 @@ missing ancestor or a cycle) are *orphans*: they can be looked up by id but have
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from putbridge.putio.models import File
 
@@ -115,7 +116,7 @@ class PutioTree:
         """The ids of the folders above the file, top down, without the root and the file."""
         return self._chain(file_id, self._ids_memo, _by_id)[:-1] if file_id != ROOT_ID else ()
 
-    def _chain(self, file_id: int, memo: dict, value) -> tuple:
+    def _chain(self, file_id: int, memo: dict[int, tuple], value: Callable[[File], Any]) -> tuple:
         if file_id in memo:
             return memo[file_id]
         if file_id not in self._depth:
@@ -128,12 +129,13 @@ class PutioTree:
             item = self._files[current]
             pending.append(item)
             current = _parent_of(item)
-        chain = memo[current]
-        for item in reversed(pending):
-            chain = (*chain, value(item))
+        base = memo[current]
+        pending.reverse()
+        values = [value(item) for item in pending]
+        for index, item in enumerate(pending):
             if item.is_folder and self._depth[item.id] <= _MEMO_DEPTH:
-                memo[item.id] = chain
-        return chain
+                memo[item.id] = (*base, *values[: index + 1])
+        return (*base, *values)
 
     def resolve(self, path: str) -> int | None:
         """The id at a put.io path ("/" is 0, "/Movies/Action" a folder), or None.
