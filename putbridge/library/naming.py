@@ -135,7 +135,8 @@ def _sanitize_once(name: str, keep_extension: bool) -> str:
     return name
 
 
-@lru_cache(maxsize=65536)
+# Small on purpose: folder, show and season names repeat; most video stems never do.
+@lru_cache(maxsize=16384)
 def safe_component(name: str, *, keep_extension: bool = True) -> str:
     """One path component that is safe on every filesystem a media library lives on.
 
