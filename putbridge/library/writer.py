@@ -254,13 +254,34 @@ class LibraryWriter:
                 current = current.parent
 
     def _remove_stale_temp_files(self) -> None:
+        """Mend a run that died mid-batch: remove its temp files and claim their targets.
+
+        A target whose temp file was recorded may have been renamed into place before the
+        manifest said so: it is ours (we were writing it), so it is recorded with a hash that
+        matches nothing, and this run rewrites or removes it like any other file of ours.
+        """
         rows = self.store.query(
             "SELECT tmp_path FROM library_pending WHERE library = ?", (self.key,)
         )
         if not rows:
             return
+        known = self.manifest()
+        claimed: list[str] = []
         for row in rows:
-            Path(row["tmp_path"]).unlink(missing_ok=True)
-        log.info("removed %d temp files left by an interrupted sync", len(rows))
+            tmp = Path(row["tmp_path"])
+            tmp.unlink(missing_ok=True)
+            target = tmp.with_name(tmp.name[1 : -len(TMP_SUFFIX)])
+            try:
+                relpath = target.relative_to(self.root).as_posix()
+            except ValueError:
+                continue
+            if relpath not in known and target.is_file():
+                claimed.append(relpath)
+        log.info("mended an interrupted sync: %d temp files removed", len(rows))
         with self.store.write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO library_files (library, path, file_id, kind, content_hash) "
+                "VALUES (?, ?, 0, 'unknown', 'interrupted')",
+                [(self.key, relpath) for relpath in claimed],
+            )
             conn.execute("DELETE FROM library_pending WHERE library = ?", (self.key,))
