@@ -214,8 +214,10 @@ def main() -> None:
             proc.wait(timeout=30)
         shutil.rmtree(tmp_path / "ours", ignore_errors=True)
 
-    print(f"account: {total} files (90% videos: movies and shows), "
-          f"{args.latency * 1000:.0f} ms latency per request")
+    print(
+        f"account: {total} files (90% videos: movies and shows), "
+        f"{args.latency * 1000:.0f} ms latency per request"
+    )
     print(f"{'':34}{'seconds':>9}{'requests':>10}{'written':>9}{'peak RSS MB':>13}")
     for label, seconds, sent, written, peak in rows:
         print(f"{label:34}{seconds:>9.2f}{sent:>10}{written:>9}{peak:>13.0f}")
@@ -227,12 +229,18 @@ def main() -> None:
     first, noop, change = rows
     target = math.ceil(total / 1000) + 1  # the listing, plus the account check
     print(f"requests per sync: {first[2]}, {noop[2]}, {change[2]} (about ceil(N/1000) = {target})")
-    print(f"no-op resync: {noop[3]} files written, {noop[1] / first[1]:.1%} of the first sync's "
-          "time (target 0 files, < 10%)")
-    print(f"1% change: {change[3]} files written, {change[3] / max(first[3], 1):.1%} of the first "
-          "sync's writes (target about 1%)")
-    print(f"first sync {naive_first[0] / first[1]:.1f}x faster than the naive walk (target >= 10x); "
-          f"resync {naive_again[0] / noop[1]:.1f}x faster")
+    print(
+        f"no-op resync: {noop[3]} files written, {noop[1] / first[1]:.1%} of the first sync's "
+        "time (target 0 files, < 10%)"
+    )
+    print(
+        f"1% change: {change[3]} files written, {change[3] / max(first[3], 1):.1%} of the first "
+        "sync's writes (target about 1%)"
+    )
+    print(
+        f"first sync {naive_first[0] / first[1]:.1f}x faster than the naive walk (target >= 10x); "
+        f"resync {naive_again[0] / noop[1]:.1f}x faster"
+    )
     print(f"peak RSS {max(r[4] for r in rows):.0f} MB (target < 300 MB)")
 
 

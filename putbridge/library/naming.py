@@ -284,6 +284,9 @@ def _parse_cached(file_name: str, parents: tuple[str, ...]) -> MediaInfo | None:
     tidy = _tidy_movie(file_name, parents[-1]) if parents else None
     if tidy is not None:
         return tidy
+    scene = scene_movie(file_name)
+    if scene is not None:
+        return scene
     own = _guess_file(file_name)
     if own.is_episode or own.episodes:
         return _place_episode(own, [_guess_folder(name) for name in reversed(parents)])
@@ -319,6 +322,44 @@ def _guess_file(name: str) -> _Guess:
 @lru_cache(maxsize=32768)
 def _guess_template(template: str) -> _Guess:
     return _guess(template)
+
+
+# "Title.Of.Film.2010.1080p.BluRay.x264-GRP.mkv": a title, the last year-like number, then a
+# resolution or source tag. Most put.io videos are named this way; reading them without guessit
+# (milliseconds a call) keeps the first sync of a large account fast. Anything else, guessit.
+_SCENE_MOVIE = re.compile(
+    r"(?P<title>[^\[\]{}]+?(?:[ ._](?:19|20)\d{2}(?=[ ._]))*)[ ._]\(?(?P<year>(?:19|20)\d{2})\)?"
+    r"(?:[ ._-]+(?P<tag>\d{3,4}p|bluray|blu-ray|bdrip|brrip|web-?dl|webrip|web|hdtv|dvdrip"
+    r"|remux|uhd|hdr|2160p|4k)(?![a-z0-9]).*)?",
+    re.IGNORECASE,
+)
+# Words guessit reads as something other than title (edition, language, release flags): a title
+# holding one goes to guessit.
+_NOT_TITLE_WORDS = re.compile(
+    r"(?<![a-z0-9])(?:directors?|cut|extended|unrated|uncut|remastered|theatrical|edition|imax"
+    r"|criterion|collectors?|special|3d|proper|repack|internal|limited|multi|french|german"
+    r"|spanish|italian|vostfr|dubbed|subbed|hdr|part|cd\d|disc|dvd|complete|sample|trailer)"
+    r"(?![a-z0-9])",
+    re.IGNORECASE,
+)
+_VIDEO_SUFFIX = re.compile(r"\.(?:mkv|mp4|avi|m4v|mov|webm|ts|wmv|mpg|mpeg|m2ts)$", re.IGNORECASE)
+
+
+def scene_movie(file_name: str) -> MediaInfo | None:
+    """The movie a plainly named release is, or None when the name needs guessit."""
+    stem = _VIDEO_SUFFIX.sub("", file_name)
+    match = _SCENE_MOVIE.fullmatch(stem)
+    if match is None or (match["tag"] is None and match.end("year") + 1 < len(stem)):
+        return None
+    if _EPISODE_WORD.search(stem) or any(m.search(stem) for m in _EPISODE_MARKS):
+        return None
+    raw = match["title"]
+    if _NOT_TITLE_WORDS.search(raw):
+        return None
+    title = _clean_title(raw if " " in raw else raw.replace(".", " ").replace("_", " "))
+    if not title or title.casefold() in _GENERIC_FOLDERS:
+        return None
+    return MediaInfo(kind="movie", title=title, year=int(match["year"]))
 
 
 def _tidy_movie(file_name: str, folder_name: str) -> MediaInfo | None:

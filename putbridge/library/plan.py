@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -92,11 +92,13 @@ def plan_library(
     *,
     strm_text: Callable[[File], str],
     under: int | None = None,
+    parse: Callable[[str, Sequence[str]], MediaInfo | None] = parse_media,
 ) -> dict[str, Entry]:
     """Every entry the library folder should hold, keyed by relative path.
 
     Only videos under ``library.source`` (a put.io path; an unknown source gives an empty plan)
-    and, with ``under``, only those under that folder id or that one file.
+    and, with ``under``, only those under that folder id or that one file. ``parse`` names
+    videos (the sync passes one backed by a persistent cache; guessit costs milliseconds).
     """
     source_id = tree.resolve(library.source)
     if source_id is None:
@@ -110,7 +112,7 @@ def plan_library(
     for video, where in _videos(tree, *start, skip):
         if skip_samples and _is_sample(_stem(video)):
             continue
-        wanted.append(_want(video, where, library))
+        wanted.append(_want(video, where, library, parse))
     wanted.sort(key=lambda item: item.file.id)
     return _assign(wanted, _languages(library.subtitles), strm_text)
 
@@ -210,13 +212,18 @@ def _unsorted(where: _Where) -> tuple[str, ...]:
     return (UNSORTED, *where.dirs)
 
 
-def _want(video: File, where: _Where, library: LibrarySettings) -> _Wanted:
+def _want(
+    video: File,
+    where: _Where,
+    library: LibrarySettings,
+    parse: Callable[[str, Sequence[str]], MediaInfo | None],
+) -> _Wanted:
     stem = safe_component(_stem(video), keep_extension=False)
     if library.layout == "mirror":
         return _Wanted(
             video, where.dirs if where.dirs is not None else (UNSORTED,), stem, None, None
         )
-    info = parse_media(video.name, where.tail)
+    info = parse(video.name, where.tail)
     if library.layout == "movies" and info is not None and info.kind == "movie":
         name = movie_name(info)
         nfo = movie_nfo(info.title, info.year) if library.nfo else None

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from putbridge.config import LibrarySettings
 from putbridge.library.links import StrmLinks
+from putbridge.library.parsecache import ParseCache
 from putbridge.library.plan import Entry, plan_library
 from putbridge.library.tree import PutioTree
-
-from putbridge.config import LibrarySettings
 from putbridge.library.writer import LibraryWriter, SyncResult
 from putbridge.putio import File, PutioClient
 from putbridge.store import Store
@@ -82,8 +82,10 @@ class LibrarySync:
             progress("listing put.io", len(files), len(files))
         tree = PutioTree(files)
         report = SyncReport(files_listed=len(files))
+        parse = ParseCache(self.store)
         for library in self.libraries:
-            plan = plan_library(tree, library, strm_text=self._strm_text(library))
+            plan = plan_library(tree, library, strm_text=self._strm_text(library), parse=parse)
+            parse.save()
             if progress:
                 progress(f"writing {library.path}", 0, len(plan))
             report.results.append(self._apply(library, plan, dry_run=dry_run, partial=False))

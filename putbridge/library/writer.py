@@ -18,7 +18,6 @@ from pathlib import Path
 
 from putbridge.library.naming import inside_root
 from putbridge.library.plan import Entry
-
 from putbridge.store import Store
 
 log = logging.getLogger(__name__)
