@@ -232,3 +232,22 @@ def test_cli_sync_without_libraries_says_so(tmp_path):
     result = CliRunner().invoke(main, ["--config", str(config), "sync"])
     assert result.exit_code == 1
     assert "no [[library]] is configured" in result.output
+
+
+def test_a_noop_resync_skips_planning(emulator, putio, settings, store, monkeypatch):
+    from putbridge.library import sync as sync_module
+
+    seed(emulator)
+    sync = library_sync_from_settings(settings, putio, store)
+    sync.sync_all()
+
+    def must_not_plan(*args, **kwargs):
+        raise AssertionError("planned although nothing changed")
+
+    monkeypatch.setattr(sync_module, "plan_library", must_not_plan)
+    again = sync.sync_all()
+    assert again.count("unchanged") == 9 and not again.changed
+    emulator.add_path("/Movies/New.Film.2020.1080p.mkv")
+    monkeypatch.undo()
+    third = sync.sync_all()
+    assert third.count("added") == 2  # the new .strm and its .nfo

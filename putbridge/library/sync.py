@@ -8,15 +8,17 @@ Both return the library paths that changed, for the media-server notifier.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from putbridge.config import LibrarySettings
 from putbridge.library.links import StrmLinks
-from putbridge.library.parsecache import ParseCache
+from putbridge.library.parsecache import PARSER_VERSION, ParseCache
 from putbridge.library.plan import Entry, plan_library
 from putbridge.library.tree import PutioTree
 from putbridge.library.writer import LibraryWriter, SyncResult
@@ -83,12 +85,21 @@ class LibrarySync:
         tree = PutioTree(files)
         report = SyncReport(files_listed=len(files))
         parse = ParseCache(self.store)
+        account = _account_fingerprint(files)
         for library in self.libraries:
+            fingerprint = self._fingerprint(account, library)
+            unchanged = self._unchanged_since_last_sync(library, fingerprint)
+            if unchanged is not None:
+                report.results.append(unchanged)
+                continue
             plan = plan_library(tree, library, strm_text=self._strm_text(library), parse=parse)
             parse.save()
             if progress:
                 progress(f"writing {library.path}", 0, len(plan))
-            report.results.append(self._apply(library, plan, dry_run=dry_run, partial=False))
+            result = self._apply(library, plan, dry_run=dry_run, partial=False)
+            report.results.append(result)
+            if not dry_run and not result.failed:
+                self.store.set_meta(_fingerprint_key(library), fingerprint)
         report.requests = self.client.request_count - before
         report.seconds = time.monotonic() - started
         return report
@@ -107,6 +118,22 @@ class LibrarySync:
         return report
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _fingerprint(self, account: str, library: LibrarySettings) -> str:
+        """Everything a library's plan depends on: the listing, its settings, the links, the
+        parser. Equal fingerprints mean an equal plan, so the sync can skip planning."""
+        parts = (account, repr(library), self.links.public_url, PARSER_VERSION, version("guessit"))
+        return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+    def _unchanged_since_last_sync(
+        self, library: LibrarySettings, fingerprint: str
+    ) -> SyncResult | None:
+        if self.store.get_meta(_fingerprint_key(library)) != fingerprint:
+            return None
+        writer = LibraryWriter(self.store, Path(library.path))
+        result = SyncResult(library=writer.key, root=writer.root, unchanged=len(writer.manifest()))
+        log.info("%s: nothing changed on put.io since the last sync", library.path)
+        return result
 
     def _strm_text(self, library: LibrarySettings) -> Callable[[File], str]:
         return lambda file: self.links.text(file, library.links)
@@ -170,6 +197,21 @@ _ISO639_2_TO_1 = {
 def _two_letter(code: str | None) -> str:
     code = (code or "").lower()
     return _ISO639_2_TO_1.get(code, code)
+
+
+def _account_fingerprint(files: list[File]) -> str:
+    """A hash of what planning reads from the listing (ids, names, places, types)."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(
+            f"{file.id}\x00{file.parent_id}\x00{file.name}\x00{file.file_type}\x00"
+            f"{file.extension}\x01".encode("utf-8", "surrogatepass")
+        )
+    return digest.hexdigest()
+
+
+def _fingerprint_key(library: LibrarySettings) -> str:
+    return f"library-fingerprint:{Path(library.path).absolute()}"
 
 
 def library_sync_from_settings(settings, client: PutioClient, store: Store) -> LibrarySync:
