@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from putbridge.config import LibrarySettings
+from putbridge.errors import ConfigError
 from putbridge.library.links import StrmLinks
 from putbridge.library.parsecache import PARSER_VERSION, ParseCache
 from putbridge.library.plan import Entry, plan_library
@@ -218,6 +219,12 @@ def library_sync_from_settings(settings, client: PutioClient, store: Store) -> L
     """Wire a LibrarySync from the configuration: link secret from the state dir, public URL."""
     from putbridge.library.links import LinkSigner, load_or_create_secret
 
+    for library in settings.library:
+        if library.mode != "strm":
+            raise ConfigError(
+                f"library {library.path}: mode = {library.mode!r} is not available yet; "
+                "use mode = 'strm'"
+            )
     secret = load_or_create_secret(Path(settings.state.dir))
     links = StrmLinks(
         LinkSigner(secret),
