@@ -85,7 +85,7 @@ class LibrarySync:
             progress("listing put.io", len(files), len(files))
         tree = PutioTree(files)
         report = SyncReport(files_listed=len(files))
-        parse = ParseCache(self.store)
+        parse: ParseCache | None = None  # loaded only when some library needs planning
         account = _account_fingerprint(files)
         for library in self.libraries:
             fingerprint = self._fingerprint(account, library)
@@ -93,6 +93,7 @@ class LibrarySync:
             if unchanged is not None:
                 report.results.append(unchanged)
                 continue
+            parse = parse or ParseCache(self.store)
             plan = plan_library(tree, library, strm_text=self._strm_text(library), parse=parse)
             parse.save()
             if progress:
