@@ -121,6 +121,9 @@ def sync(ctx: click.Context, dry_run: bool) -> None:
     for result in report.results:
         click.echo(f"{'[dry run] ' if dry_run else ''}{result.root}: {result.summary()}")
     click.echo(f"{'[dry run] ' if dry_run else ''}{report.summary()}")
+    if not report.ok:
+        failed = [f"{r.root}: {', '.join(r.failed[:3])}" for r in report.results if r.failed]
+        raise click.ClickException(f"some of the library was not synced ({'; '.join(failed)})")
 
 
 class _LogProgress:

@@ -43,6 +43,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE library_pending (
         library  TEXT NOT NULL,
         tmp_path TEXT NOT NULL,
+        target   TEXT,
         PRIMARY KEY (library, tmp_path)
     );
     CREATE TABLE media_parse (

@@ -251,3 +251,51 @@ def test_a_noop_resync_skips_planning(emulator, putio, settings, store, monkeypa
     monkeypatch.undo()
     third = sync.sync_all()
     assert third.count("added") == 2  # the new .strm and its .nfo
+
+
+def test_a_source_folder_that_is_gone_leaves_the_library_alone(emulator, putio, settings, store):
+    seed(emulator)
+    sync = library_sync_from_settings(settings, putio, store)
+    sync.sync_all()
+    before = files_under(Path(settings.library[0].path))
+    emulator.tree.rename(emulator.file_by_path("/Movies"), "Films", emulator.clock.now())
+    report = sync.sync_all()
+    assert files_under(Path(settings.library[0].path)) == before
+    assert not report.ok and report.results[0].failed == ["/Movies"]
+
+
+def test_a_transfer_does_not_take_a_name_held_by_another_video(
+    emulator, putio, settings, store, tmp_path
+):
+    seed(emulator)
+    sync = library_sync_from_settings(settings, putio, store)
+    sync.sync_all()
+    heat = tmp_path / "lib/Movies/Heat (1995)/Heat (1995).strm"
+    original = heat.read_text()
+    movies = emulator.file_by_path("/Movies")
+    transfer = putio.add_transfer(
+        "magnet:?xt=urn:btih:" + "ef" * 20 + "&dn=Heat.1995.REMASTERED.2160p.mkv",
+        save_parent_id=movies,
+    )
+    emulator.clock.advance(600)
+    new_id = putio.get_transfer(transfer.id).file_id
+    partial = sync.sync_subtree(new_id)
+    assert heat.read_text() == original
+    assert partial.count("conflicts") >= 1
+    sync.sync_all()  # the full sync sees both: the lower id keeps the name, the new one is tagged
+    assert heat.read_text() == original
+    assert (tmp_path / f"lib/Movies/Heat (1995)/Heat (1995) [putio-{new_id}].strm").exists()
+
+
+def test_a_new_link_secret_or_a_wiped_folder_is_written_again(
+    emulator, putio, settings, store, tmp_path
+):
+    seed(emulator)
+    library_sync_from_settings(settings, putio, store).sync_all()
+    (Path(settings.state.dir) / "link-secret").unlink()
+    resigned = library_sync_from_settings(settings, putio, store).sync_all()
+    assert resigned.count("updated") == 4  # every .strm carries the new signature
+    shutil.rmtree(tmp_path / "lib" / "TV")
+    again = library_sync_from_settings(settings, putio, store).sync_all()
+    assert (tmp_path / "lib/TV/Show Name/Season 01/Show Name - S01E01.strm").exists()
+    assert again.count("updated") == 5  # the TV library's .strm, .nfo and tvshow.nfo

@@ -219,3 +219,19 @@ def test_sync_killed_at_random_points_converges(tmp_path, root):
     with Store(db) as store:
         assert store.query("SELECT count(*) FROM library_files")[0][0] == 2000
         assert store.query("SELECT count(*) FROM library_pending")[0][0] == 0
+
+
+def test_names_that_use_all_255_bytes_are_written(store, root):
+    long_name = "é" * 122 + "a.strm"  # 250 bytes: the temp name must not be longer
+    assert len(long_name.encode()) <= 255
+    result = LibraryWriter(store, root).apply(plan_of(strm(f"Movie/{long_name}", 1)))
+    assert result.added == [f"Movie/{long_name}"] and not result.failed
+    assert (root / "Movie" / long_name).read_text() == "http://b/1"
+
+
+def test_partial_apply_does_not_take_a_name_another_file_holds(store, root):
+    writer = LibraryWriter(store, root)
+    writer.apply(plan_of(strm("Heat (1995)/Heat (1995).strm", 5)))
+    result = writer.apply(plan_of(strm("Heat (1995)/Heat (1995).strm", 9)), partial=True)
+    assert result.conflicts == ["Heat (1995)/Heat (1995).strm"]
+    assert (root / "Heat (1995)/Heat (1995).strm").read_text() == "http://b/5"

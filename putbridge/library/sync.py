@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from putbridge import __version__
 from putbridge.config import LibrarySettings
 from putbridge.errors import ConfigError
 from putbridge.library.links import StrmLinks
@@ -50,10 +51,19 @@ class SyncReport:
             return sum(r.unchanged for r in self.results)
         return sum(len(getattr(r, what)) for r in self.results)
 
+    @property
+    def ok(self) -> bool:
+        return not any(r.failed for r in self.results)
+
     def summary(self) -> str:
+        extra = "".join(
+            f", {n} {what}"
+            for what, n in (("skipped", self.count("conflicts")), ("failed", self.count("failed")))
+            if n
+        )
         return (
             f"{self.count('added')} added, {self.count('updated')} updated, "
-            f"{self.count('removed')} removed, {self.count('unchanged')} unchanged; "
+            f"{self.count('removed')} removed, {self.count('unchanged')} unchanged{extra}; "
             f"{self.requests} put.io requests, {self.seconds:.1f} s"
         )
 
@@ -88,6 +98,19 @@ class LibrarySync:
         parse: ParseCache | None = None  # loaded only when some library needs planning
         account = _account_fingerprint(files)
         for library in self.libraries:
+            root = LibraryWriter(self.store, Path(library.path))
+            if tree.resolve(library.source) is None:
+                # A typo in `source`, or a put.io folder renamed: planning would find nothing
+                # and the writer would empty the library. Say so and leave it as it is.
+                log.error(
+                    "%s: the put.io folder %r does not exist; library left unchanged",
+                    library.path,
+                    library.source,
+                )
+                report.results.append(
+                    SyncResult(library=root.key, root=root.root, failed=[library.source])
+                )
+                continue
             fingerprint = self._fingerprint(account, library)
             unchanged = self._unchanged_since_last_sync(library, fingerprint)
             if unchanged is not None:
@@ -96,11 +119,17 @@ class LibrarySync:
             parse = parse or ParseCache(self.store)
             plan = plan_library(tree, library, strm_text=self._strm_text(library), parse=parse)
             parse.save()
-            if progress:
-                progress(f"writing {library.path}", 0, len(plan))
-            result = self._apply(library, plan, dry_run=dry_run, partial=False)
+            step = f"writing {library.path}"
+
+            def writing(done: int, total: int, step: str = step) -> None:
+                if progress:
+                    progress(step, done, total)
+
+            if not dry_run:  # a run that dies half-way must not leave "nothing to do" behind
+                self._forget_fingerprints([library])
+            result = self._apply(library, plan, dry_run=dry_run, partial=False, progress=writing)
             report.results.append(result)
-            if not dry_run and not result.failed:
+            if not dry_run and not result.failed and not result.conflicts:
                 self.store.set_meta(_fingerprint_key(library), fingerprint)
         report.requests = self.client.request_count - before
         report.seconds = time.monotonic() - started
@@ -115,6 +144,9 @@ class LibrarySync:
         for library in self.libraries:
             plan = plan_library(tree, library, strm_text=self._strm_text(library), under=folder_id)
             report.results.append(self._apply(library, plan, dry_run=False, partial=True))
+        # The account changed under the full sync's feet: its next run must plan again (and
+        # settle any name this partial sync could not take).
+        self._forget_fingerprints(self.libraries)
         report.requests = self.client.request_count - before
         report.seconds = time.monotonic() - started
         return report
@@ -122,10 +154,26 @@ class LibrarySync:
     # -- helpers ---------------------------------------------------------------------------
 
     def _fingerprint(self, account: str, library: LibrarySettings) -> str:
-        """Everything a library's plan depends on: the listing, its settings, the links, the
-        parser. Equal fingerprints mean an equal plan, so the sync can skip planning."""
-        parts = (account, repr(library), self.links.public_url, PARSER_VERSION, version("guessit"))
+        """Everything a library's plan depends on: the listing, its settings, the links (the
+        public URL, the link secret, a direct link's token: a probe link shows all three),
+        putbridge's and the parser's versions. Equal fingerprints mean an equal plan."""
+        probe = File(id=0, name="probe.mkv", file_type="VIDEO")
+        parts = (
+            account,
+            repr(library),
+            self.links.text(probe, library.links) if library.links != "direct" else "",
+            self.links.url(probe, "direct") if library.links == "direct" else "",
+            __version__,
+            PARSER_VERSION,
+            version("guessit"),
+        )
         return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+
+    def _forget_fingerprints(self, libraries: list[LibrarySettings]) -> None:
+        with self.store.write() as conn:
+            conn.executemany(
+                "DELETE FROM meta WHERE key = ?", [(_fingerprint_key(lib),) for lib in libraries]
+            )
 
     def _unchanged_since_last_sync(
         self, library: LibrarySettings, fingerprint: str
@@ -133,6 +181,8 @@ class LibrarySync:
         if self.store.get_meta(_fingerprint_key(library)) != fingerprint:
             return None
         writer = LibraryWriter(self.store, Path(library.path))
+        if not writer.root.is_dir():  # the folder was removed or is not mounted: write again
+            return None
         result = SyncResult(library=writer.key, root=writer.root, unchanged=len(writer.manifest()))
         log.info("%s: nothing changed on put.io since the last sync", library.path)
         return result
@@ -141,11 +191,21 @@ class LibrarySync:
         return lambda file: self.links.text(file, library.links)
 
     def _apply(
-        self, library: LibrarySettings, plan: dict[str, Entry], *, dry_run: bool, partial: bool
+        self,
+        library: LibrarySettings,
+        plan: dict[str, Entry],
+        *,
+        dry_run: bool,
+        partial: bool,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SyncResult:
         writer = LibraryWriter(self.store, Path(library.path))
         result = writer.apply(
-            plan, fetch_subtitle=self._fetch_subtitle, dry_run=dry_run, partial=partial
+            plan,
+            fetch_subtitle=self._fetch_subtitle,
+            dry_run=dry_run,
+            partial=partial,
+            progress=progress,
         )
         log.info("%s%s: %s", "[dry run] " if dry_run else "", library.path, result.summary())
         return result

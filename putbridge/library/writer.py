@@ -9,10 +9,12 @@ that holds a file putbridge did not write is never overwritten or deleted.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +63,13 @@ class SyncResult:
         return ", ".join(parts)
 
 
+def _temp_path(target: Path) -> Path:
+    """A short temp name beside ``target``: the target's own name may already use all 255
+    bytes a file name can have, so the temp name is derived from a hash of it."""
+    digest = hashlib.sha1(target.name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return target.with_name(f".pb-{digest}{TMP_SUFFIX}")
+
+
 def content_hash(entry: Entry) -> str:
     if entry.kind == "srt":  # fetched once; put.io's subtitle text is not compared afterwards
         return f"srt:{entry.file_id}:{entry.language}"
@@ -88,12 +97,38 @@ class LibraryWriter:
         fetch_subtitle: Callable[[Entry], bytes | None] | None = None,
         dry_run: bool = False,
         partial: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SyncResult:
         """Write new and changed entries; unless ``partial``, delete manifest files not planned.
 
         ``partial`` is for syncing one put.io folder: the plan covers only that folder, so
         nothing outside it may be removed.
         """
+        with self._locked():
+            return self._apply(plan, fetch_subtitle, dry_run, partial, progress)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One sync of this library at a time, across threads and processes (the daemon's
+        transfer sync and a `putbridge sync` by hand): each would take the other's temp files
+        for a crash's leftovers."""
+        digest = hashlib.sha1(self.key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        lock_path = self.store.path.parent / f"library-{digest}.lock"
+        with open(lock_path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _apply(
+        self,
+        plan: Mapping[str, Entry],
+        fetch_subtitle: Callable[[Entry], bytes | None] | None,
+        dry_run: bool,
+        partial: bool,
+        progress: Callable[[int, int], None] | None,
+    ) -> SyncResult:
         result = SyncResult(library=self.key, root=self.root)
         if not dry_run:
             self._remove_stale_temp_files()
@@ -102,7 +137,16 @@ class LibraryWriter:
         for path, entry in plan.items():
             previous = known.get(path)
             digest = content_hash(entry)
-            if previous is None:
+            if partial and previous is not None and previous[0] not in (entry.file_id, 0):
+                # Another put.io file holds this name; only a full sync, which sees both,
+                # may decide who keeps it (the lower id) and tag the other.
+                log.info(
+                    "%s: name taken by put.io file %d; settled by the next full sync",
+                    path,
+                    previous[0],
+                )
+                result.conflicts.append(path)
+            elif previous is None:
                 writes.append(entry)
             elif previous[1] != digest and not (entry.kind == "srt" and previous[1] == ABSENT):
                 writes.append(entry)
@@ -118,6 +162,8 @@ class LibraryWriter:
             return result
         for start in range(0, len(writes), BATCH):
             self._write_batch(writes[start : start + BATCH], known, fetch_subtitle, result)
+            if progress:
+                progress(min(start + BATCH, len(writes)), len(writes))
         self._remove(removals, known, result)
         return result
 
@@ -145,13 +191,14 @@ class LibraryWriter:
                 if entry.kind == "srt" and entry.path not in result.failed:
                     staged.append((entry, target, None, ABSENT))
                 continue
-            staged.append((entry, target, target.with_name(f".{target.name}{TMP_SUFFIX}"), data))
+            staged.append((entry, target, _temp_path(target), data))
         if not staged:
             return
         with self.store.write() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO library_pending (library, tmp_path) VALUES (?, ?)",
-                [(self.key, str(tmp)) for _, _, tmp, _ in staged if tmp is not None],
+                "INSERT OR IGNORE INTO library_pending (library, tmp_path, target) "
+                "VALUES (?, ?, ?)",
+                [(self.key, str(tmp), str(t)) for _, t, tmp, _ in staged if tmp is not None],
             )
         done: list[tuple[Entry, str]] = []
         for entry, target, tmp, data in staged:
@@ -167,7 +214,7 @@ class LibraryWriter:
             except OSError as err:
                 log.error("cannot write %s: %s", target, err.strerror or err)
                 result.failed.append(entry.path)
-                Path(tmp).unlink(missing_ok=True)
+                _discard(tmp)
                 continue
             (result.updated if entry.path in known else result.added).append(entry.path)
             done.append((entry, content_hash(entry)))
@@ -260,7 +307,7 @@ class LibraryWriter:
         matches nothing, and this run rewrites or removes it like any other file of ours.
         """
         rows = self.store.query(
-            "SELECT tmp_path FROM library_pending WHERE library = ?", (self.key,)
+            "SELECT tmp_path, target FROM library_pending WHERE library = ?", (self.key,)
         )
         if not rows:
             return
@@ -268,8 +315,10 @@ class LibraryWriter:
         claimed: list[str] = []
         for row in rows:
             tmp = Path(row["tmp_path"])
-            tmp.unlink(missing_ok=True)
-            target = tmp.with_name(tmp.name[1 : -len(TMP_SUFFIX)])
+            _discard(tmp)
+            target = Path(row["target"]) if row["target"] else None
+            if target is None:
+                continue
             try:
                 relpath = target.relative_to(self.root).as_posix()
             except ValueError:
@@ -284,3 +333,10 @@ class LibraryWriter:
                 [(self.key, relpath) for relpath in claimed],
             )
             conn.execute("DELETE FROM library_pending WHERE library = ?", (self.key,))
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as err:  # cleanup must not turn one bad file into a failed run
+        log.warning("cannot remove temp file %s: %s", path, err.strerror or err)
