@@ -126,6 +126,48 @@ def sync(ctx: click.Context, dry_run: bool) -> None:
         raise click.ClickException(f"some of the library was not synced ({'; '.join(failed)})")
 
 
+@main.command()
+@click.pass_context
+@_one_line_errors
+def serve(ctx: click.Context) -> None:
+    """Serve the .strm files' stream links on [server] listen until Ctrl-C."""
+    from putbridge.library.links import LinkSigner, StreamUrlCache, load_or_create_secret
+    from webhook import BridgeServer, create_app
+
+    settings = _settings(ctx)
+    host, port = _listen_address(settings.server.listen)
+    signer = LinkSigner(load_or_create_secret(Path(settings.state.dir)))
+    # A player waiting on a link should hear "try later" at once, not sit out long retries.
+    with PutioClient(
+        settings.putio.token,
+        api_url=settings.putio.api_url,
+        upload_url=settings.putio.upload_url,
+        timeout=min(settings.putio.timeout, 15.0),
+        max_attempts=2,
+        max_rate_limit_wait=0,
+        app_id=settings.putio.app_id,
+    ) as client:
+        app = create_app(signer=signer, client=client, url_cache=StreamUrlCache(client.file_url))
+        try:
+            server = BridgeServer(app, host=host, port=port).start()
+        except OSError as err:
+            raise click.ClickException(f"cannot listen on {settings.server.listen}: {err}") from err
+        try:
+            click.echo(f"serving stream links at http://{settings.server.listen} (Ctrl-C to stop)")
+            _wait_for_signal()
+        finally:
+            server.stop()
+
+
+def _listen_address(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
+        raise click.ClickException(
+            f"server.listen must be HOST:PORT such as 127.0.0.1:9091, not {listen!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
 class _LogProgress:
     """Plain log lines when not on a terminal: one per 10,000 items and one per step."""
 

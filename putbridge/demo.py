@@ -52,7 +52,11 @@ def run_demo(
             # The web layer gets its own client: a player should hear "503" quickly, not wait
             # out the sync's patient retries.
             PutioClient(
-                token, api_url=server.api_url, upload_url=server.upload_url, max_attempts=2
+                token,
+                api_url=server.api_url,
+                upload_url=server.upload_url,
+                max_attempts=2,
+                max_rate_limit_wait=0,
             ) as web_client,
             Store(workdir / "state" / "putbridge.db") as store,
         ):

@@ -299,3 +299,53 @@ def test_a_new_link_secret_or_a_wiped_folder_is_written_again(
     again = library_sync_from_settings(settings, putio, store).sync_all()
     assert (tmp_path / "lib/TV/Show Name/Season 01/Show Name - S01E01.strm").exists()
     assert again.count("updated") == 5  # the TV library's .strm, .nfo and tvshow.nfo
+
+
+def test_serve_command_answers_the_links_a_sync_wrote(emulator, emulator_server, tmp_path):
+    import signal
+    import socket
+    import sys
+    import time
+
+    import requests
+
+    seed(emulator)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "putbridge.toml"
+    config.write_text(
+        f'[putio]\ntoken = "{TEST_TOKEN}"\napi_url = "{emulator_server.api_url}"\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
+        f'[state]\ndir = "{tmp_path / "state"}"\n'
+        f'[[library]]\nsource = "/Movies"\npath = "{tmp_path / "lib"}"\nlayout = "movies"\n'
+    )
+    assert CliRunner().invoke(main, ["--config", str(config), "sync"]).exit_code == 0
+    url = (tmp_path / "lib/Sintel (2010)/Sintel (2010).strm").read_text().strip()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "putbridge.cli", "--config", str(config), "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "serving stream links" in proc.stdout.readline()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                answer = requests.get(url, allow_redirects=False, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert answer.status_code == 302
+        assert requests.get(url, timeout=10).content[:4] != b""
+        forged = url.replace("/stream/", "/stream/").rsplit("/", 2)
+        bad = requests.get(f"{forged[0]}/{'0' * 32}/{forged[2]}", timeout=5)
+        assert bad.status_code == 403 and bad.content == b""
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 0

@@ -61,7 +61,14 @@ def episode_nfo(show: str, season: int, episodes: Iterable[int], title: str | No
         *(
             _element(
                 "episodedetails",
-                [("title", title), ("showtitle", show), ("season", season), ("episode", number)],
+                # Kodi requires a <title>; most release names carry no episode title, so the
+                # episode's number stands in (a scraper, if enabled, still finds the real one).
+                [
+                    ("title", title or f"Episode {number}"),
+                    ("showtitle", show),
+                    ("season", season),
+                    ("episode", number),
+                ],
             )
             for number in numbers
         )
