@@ -76,3 +76,14 @@ def http(emulator_server, emulator):
 def api(emulator_server):
     """The served emulator's API base URL (…/v2)."""
     return emulator_server.api_url
+
+
+@pytest.fixture
+def ffprobe() -> str:
+    """The path of ffprobe; a test that needs it fails (not skips) without it: CI installs it."""
+    import shutil
+
+    path = shutil.which("ffprobe")
+    if path is None:
+        pytest.fail("ffprobe is not installed: install ffmpeg (apt-get install ffmpeg)")
+    return path

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 
 import torf
 
@@ -26,3 +28,19 @@ def make_torrent(tmp_path, files: dict[str, bytes], name: str = "Pack") -> bytes
 def infohash(torrent_bytes: bytes) -> str:
     """The lowercase hex info-hash of a bencoded .torrent."""
     return torf.Torrent.read_stream(io.BytesIO(torrent_bytes)).infohash.lower()
+
+
+def probe(ffprobe: str, url: str) -> dict:
+    """What ffprobe (a real player's demuxer) reads at ``url``: format and streams."""
+    result = subprocess.run(
+        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"ffprobe failed on {url}: {result.stderr}"
+    return json.loads(result.stdout)
+
+
+def probe_duration(ffprobe: str, url: str) -> float:
+    return float(probe(ffprobe, url)["format"]["duration"])

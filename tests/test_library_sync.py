@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +18,7 @@ from putbridge.library.sync import library_sync_from_settings
 from putbridge.putio import PutioClient
 from putbridge.store import Store
 from tests.conftest import TEST_TOKEN
+from tests.factories import probe_duration
 
 
 def seed(emulator):
@@ -174,22 +174,9 @@ def test_a_listing_failure_changes_nothing(emulator, emulator_server, settings, 
     assert after == before
 
 
-def ffprobe_duration(url):
-    ffprobe = shutil.which("ffprobe")
-    assert ffprobe, "ffprobe is missing: install Debian's ffmpeg (.ci/run does)"
-    out = subprocess.run(
-        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "json", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return float(json.loads(out.stdout)["format"]["duration"])
-
-
 @pytest.mark.parametrize("links", ["bridge", "proxy", "hls"])
 def test_ffprobe_plays_the_url_inside_a_written_strm(
-    emulator, emulator_server, putio, settings, store, links
+    emulator, emulator_server, putio, settings, store, links, ffprobe
 ):
     from webhook import BridgeServer, create_app
 
@@ -203,7 +190,7 @@ def test_ffprobe_plays_the_url_inside_a_written_strm(
         strm = f"{settings.library[0].path}/Sintel (2010)/Sintel (2010).strm"
         url = Path(strm).read_text().strip()
         assert url.startswith(bridge.base_url)
-        duration = ffprobe_duration(url)
+        duration = probe_duration(ffprobe, url)
     assert 1.5 < duration < 2.5  # the emulator's sample is 2 s long
 
 

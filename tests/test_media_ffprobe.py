@@ -4,32 +4,11 @@ ffprobe is required: CI installs ffmpeg, so a missing ffprobe is a failure, not 
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 import pytest
 
+from tests.factories import probe
+
 SAMPLE_SECONDS = 2.0
-
-
-@pytest.fixture
-def ffprobe() -> str:
-    path = shutil.which("ffprobe")
-    if path is None:
-        pytest.fail("ffprobe is not installed: install ffmpeg (apt-get install ffmpeg)")
-    return path
-
-
-def probe(ffprobe: str, url: str) -> dict:
-    result = subprocess.run(
-        [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, f"ffprobe failed on {url}: {result.stderr}"
-    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize(("name", "size"), [("Movie.mkv", None), ("Movie.mp4", 50_000_000)])

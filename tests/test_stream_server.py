@@ -4,12 +4,9 @@ BridgeServer (waitress) on an ephemeral port, requests and ffprobe as the client
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +21,7 @@ from putbridge.library.links import LinkSigner, StreamUrlCache, StrmLinks
 from putbridge.putio import PutioClient
 from putbridge.putio.models import File
 from tests.conftest import TEST_TOKEN
+from tests.factories import probe_duration
 from webhook import BridgeServer, create_app
 from webhook.stream import absolutize_playlist
 
@@ -68,14 +66,6 @@ def web() -> Iterator[requests.Session]:
     session = requests.Session()
     yield session
     session.close()
-
-
-@pytest.fixture
-def ffprobe() -> str:
-    path = shutil.which("ffprobe")
-    if path is None:
-        pytest.fail("ffprobe is not installed: install ffmpeg (apt-get install ffmpeg)")
-    return path
 
 
 def blob_bytes(putio: PutioClient, file_id: int) -> bytes:
@@ -455,17 +445,6 @@ def test_rate_limiting_is_a_503_with_retry_after(emulator, emulator_server, web)
 
 
 # ---- ffprobe, as a media server runs it on a .strm URL ------------------------------------
-
-
-def probe_duration(ffprobe: str, url: str) -> float:
-    result = subprocess.run(
-        [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "json", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, f"ffprobe failed on {url}: {result.stderr}"
-    return float(json.loads(result.stdout)["format"]["duration"])
 
 
 @pytest.mark.parametrize(
