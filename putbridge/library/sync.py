@@ -93,12 +93,18 @@ class LibrarySync:
                 progress("listing put.io", len(files), None)
         if progress:
             progress("listing put.io", len(files), len(files))
-        tree = PutioTree(files)
         report = SyncReport(files_listed=len(files))
-        parse: ParseCache | None = None  # loaded only when some library needs planning
+        tree: PutioTree | None = None  # built only when some library needs planning
+        parse: ParseCache | None = None  # loaded only then too
         account = _account_fingerprint(files)
         for library in self.libraries:
-            root = LibraryWriter(self.store, Path(library.path))
+            fingerprint = self._fingerprint(account, library)
+            unchanged = self._unchanged_since_last_sync(library, fingerprint)
+            if unchanged is not None:
+                report.results.append(unchanged)
+                continue
+            if tree is None:
+                tree = PutioTree(files)
             if tree.resolve(library.source) is None:
                 # A typo in `source`, or a put.io folder renamed: planning would find nothing
                 # and the writer would empty the library. Say so and leave it as it is.
@@ -107,14 +113,10 @@ class LibrarySync:
                     library.path,
                     library.source,
                 )
+                root = LibraryWriter(self.store, Path(library.path))
                 report.results.append(
                     SyncResult(library=root.key, root=root.root, failed=[library.source])
                 )
-                continue
-            fingerprint = self._fingerprint(account, library)
-            unchanged = self._unchanged_since_last_sync(library, fingerprint)
-            if unchanged is not None:
-                report.results.append(unchanged)
                 continue
             parse = parse or ParseCache(self.store)
             plan = plan_library(tree, library, strm_text=self._strm_text(library), parse=parse)
@@ -128,6 +130,7 @@ class LibrarySync:
             if not dry_run:  # a run that dies half-way must not leave "nothing to do" behind
                 self._forget_fingerprints([library])
             result = self._apply(library, plan, dry_run=dry_run, partial=False, progress=writing)
+            del plan  # one library's plan in memory at a time
             report.results.append(result)
             if not dry_run and not result.failed and not result.conflicts:
                 self.store.set_meta(_fingerprint_key(library), fingerprint)
@@ -183,7 +186,7 @@ class LibrarySync:
         writer = LibraryWriter(self.store, Path(library.path))
         if not writer.root.is_dir():  # the folder was removed or is not mounted: write again
             return None
-        result = SyncResult(library=writer.key, root=writer.root, unchanged=len(writer.manifest()))
+        result = SyncResult(library=writer.key, root=writer.root, unchanged=writer.manifest_size())
         log.info("%s: nothing changed on put.io since the last sync", library.path)
         return result
 

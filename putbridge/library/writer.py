@@ -84,6 +84,10 @@ class LibraryWriter:
         self.root = Path(root).absolute()
         self.key = str(self.root)
 
+    def manifest_size(self) -> int:
+        rows = self.store.query("SELECT count(*) FROM library_files WHERE library = ?", (self.key,))
+        return rows[0][0]
+
     def manifest(self) -> dict[str, tuple[int, str]]:
         rows = self.store.query(
             "SELECT path, file_id, content_hash FROM library_files WHERE library = ?", (self.key,)

@@ -349,7 +349,8 @@ def _decode(resp: requests.Response, what: str) -> dict[str, Any]:
         body = None
         shown = _snippet(resp.text) or "an empty body"
     else:
-        shown = _snippet(repr(body))
+        # Only for the error below: a page of 1,000 files is costly to repr.
+        shown = "" if isinstance(body, dict) else _snippet(repr(body))
     if not isinstance(body, dict):
         raise PutioError(
             redact(f"put.io sent a malformed answer to {what} (not a JSON object): {shown}"),
