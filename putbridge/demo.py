@@ -19,7 +19,8 @@ from putbridge.config import LibrarySettings, Settings
 from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from putbridge.library.links import LinkSigner, StreamUrlCache, load_or_create_secret
 from putbridge.library.sync import LibrarySync, library_sync_from_settings
-from putbridge.putio import File, PutioClient
+from putbridge.library.tree import PutioTree
+from putbridge.putio import PutioClient
 from putbridge.store import Store
 
 DEMO_MAGNET = (
@@ -115,7 +116,8 @@ def _show_account(client: PutioClient, echo: Callable[[str], None]) -> None:
     before = client.request_count
     files = list(client.iter_files(parent_id=-1))
     took = time.monotonic() - started
-    paths = _paths(files)
+    tree = PutioTree(files)
+    paths = {f.id: "/" + "/".join(tree.parts(f.id)) for f in files}
     videos = [f for f in files if f.is_video]
     echo(
         f"Listed {len(files)} files and folders in {client.request_count - before} request(s), "
@@ -152,21 +154,6 @@ def _follow_transfer(
     echo(f"Synced the completed transfer: {report.summary()}")
     for path in report.changed:
         echo(f"  + {path}")
-
-
-def _paths(files: list[File]) -> dict[int, str]:
-    by_id = {f.id: f for f in files}
-    paths: dict[int, str] = {}
-
-    def path_of(file: File) -> str:
-        if file.id not in paths:
-            parent = by_id.get(file.parent_id) if file.parent_id else None
-            paths[file.id] = (path_of(parent) if parent else "") + "/" + file.name
-        return paths[file.id]
-
-    for file in files:
-        path_of(file)
-    return paths
 
 
 def _size(size: int) -> str:
