@@ -358,3 +358,14 @@ def test_subtitle_event_and_oob_code():
 def test_malformed_small_models(model, data, field):
     with pytest.raises(PutioError, match=f"{model.__name__} with a bad '{field}'"):
         model.from_api(data)
+
+
+def test_fast_and_checking_paths_build_the_same_file():
+    from putbridge.putio import models
+
+    data = file_dict()
+    fast = models._plain_file(File, data)
+    assert fast is not None
+    checked = File.from_api({**data, "size": float(data["size"])})  # floats take the slow path
+    assert models._plain_file(File, {**data, "size": float(data["size"])}) is None
+    assert fast == checked

@@ -48,9 +48,7 @@ class ParseCache:
             return _load(stored)
         self.misses += 1
         info = self._parse(name, parents)
-        text = _dump(info)
-        self._known[key] = text
-        self._new[key] = text
+        self._new[key] = _dump(info)  # the planner asks once per video: no need to keep it
         return info
 
     def save(self) -> None:
