@@ -16,39 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections import deque
 from pathlib import Path
 
-import psutil
-import putiopy
 import requests
+from _common import TOKEN, FolderWalk, PeakRss, start_emulator
 
 from putbridge.putio import PutioClient
-
-TOKEN = "bench-token-0123456789"
-
-
-def start_emulator(seed: Path) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "putbridge.cli", "emulator", "--token", TOKEN, "--seed", str(seed)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    api_url = upload_url = ""
-    for line in proc.stdout:
-        if "serving the API at" in line:
-            api_url = line.split()[-1]
-        elif line.startswith("uploads at"):
-            upload_url = line.split()[-1]
-        if api_url and upload_url:
-            return proc, api_url, upload_url
-    proc.kill()
-    raise SystemExit("the emulator did not start")
 
 
 def write_seed(path: Path, files: int, folders: int) -> int:
@@ -61,33 +36,6 @@ def write_seed(path: Path, files: int, folders: int) -> int:
     return len(entries) + folders + 1  # the files, their folders and /Library
 
 
-class PeakRss:
-    """Samples this process's resident memory every few ms; ``peak`` is the highest seen."""
-
-    def __init__(self) -> None:
-        self._process = psutil.Process()
-        self.baseline = self._mb()
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="rss-sampler")
-
-    def _mb(self) -> float:
-        return self._process.memory_info().rss / 2**20
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._mb())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._mb())
-
-
 def ours(api_url: str, upload_url: str) -> tuple[float, int, int]:
     with PutioClient(TOKEN, api_url=api_url, upload_url=upload_url) as client:
         started = time.perf_counter()
@@ -96,29 +44,12 @@ def ours(api_url: str, upload_url: str) -> tuple[float, int, int]:
 
 
 def folder_walk(api_url: str, upload_url: str) -> tuple[float, int, int]:
-    putiopy.BASE_URL = api_url
-    putiopy.UPLOAD_URL = upload_url + "/files/upload"
-    client = putiopy.Client(TOKEN, timeout=30)
-    requests_sent = 0
-    original = client.session.request
-
-    def counting(*args, **kwargs):
-        nonlocal requests_sent
-        requests_sent += 1
-        return original(*args, **kwargs)
-
-    client.session.request = counting
+    walk = FolderWalk(api_url, upload_url)
     started = time.perf_counter()
-    count = 0
-    queue = deque([0])
-    while queue:
-        for item in client.File.list(parent_id=queue.popleft()):
-            count += 1
-            if item.content_type == "application/x-directory":
-                queue.append(item.id)
+    count = sum(1 for _ in walk.items())
     elapsed = time.perf_counter() - started
-    client.close()
-    return elapsed, requests_sent, count
+    walk.close()
+    return elapsed, walk.requests, count
 
 
 def main() -> None:

@@ -21,17 +21,12 @@ import math
 import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections import deque
 from pathlib import Path
 
-import psutil
-import putiopy
 import requests
+from _common import TOKEN, FolderWalk, PeakRss, start_emulator
 
 from putbridge.config import LibrarySettings, Settings
 from putbridge.library import naming
@@ -40,8 +35,6 @@ from putbridge.library.sync import library_sync_from_settings
 from putbridge.library.tree import PutioTree
 from putbridge.putio import File, PutioClient
 from putbridge.store import Store
-
-TOKEN = "bench-token-0123456789"
 
 
 def write_seed(path: Path, files: int) -> int:
@@ -70,49 +63,6 @@ def write_seed(path: Path, files: int) -> int:
         entries.append(f"/Movies/extras-{n % 500}/note{n}.{kind}")
     path.write_text(json.dumps({"token": TOKEN, "files": entries}), encoding="utf-8")
     return len(entries)
-
-
-def start_emulator(seed: Path) -> tuple[subprocess.Popen, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "putbridge.cli", "emulator", "--token", TOKEN, "--seed", str(seed)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    api = upload = ""
-    for line in proc.stdout:
-        if "serving the API at" in line:
-            api = line.split()[-1]
-        elif line.startswith("uploads at"):
-            upload = line.split()[-1].removesuffix("/files/upload")
-        if api and upload:
-            return proc, api, upload
-    proc.kill()
-    raise SystemExit("the emulator did not start")
-
-
-class PeakRss:
-    """Samples this process's resident memory every few ms."""
-
-    def __init__(self) -> None:
-        self._process = psutil.Process()
-        self.peak = self._mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler")
-
-    def _mb(self) -> float:
-        return self._process.memory_info().rss / 2**20
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self._mb())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def libraries(root: Path) -> list[LibrarySettings]:
@@ -144,27 +94,14 @@ def clear_parse_caches() -> None:
 def naive_sync(root: Path, api: str, upload: str, settings: Settings) -> tuple[float, int, int]:
     """Walk folder by folder with putio.py, name each video the same way, write every file."""
     clear_parse_caches()
-    putiopy.BASE_URL = api
-    putiopy.UPLOAD_URL = upload + "/files/upload"
-    client = putiopy.Client(TOKEN, timeout=60)
-    sent = 0
-    original = client.session.request
-
-    def counting(*args, **kwargs):
-        nonlocal sent
-        sent += 1
-        return original(*args, **kwargs)
-
-    client.session.request = counting
+    walk = FolderWalk(api, upload)
     started = time.perf_counter()
-    found: list[File] = []
-    queue = deque([0])
-    while queue:
-        for item in client.File.list(parent_id=queue.popleft()):
-            found.append(File.from_api({k: v for k, v in vars(item).items() if k != "created_at"}))
-            if item.content_type == "application/x-directory":
-                queue.append(item.id)
-    client.close()
+    found = [
+        File.from_api({k: v for k, v in vars(item).items() if k != "created_at"})
+        for item in walk.items()
+    ]
+    walk.close()
+    sent = walk.requests
     tree = PutioTree(found)
     written = 0
     for library in settings.library:
