@@ -340,9 +340,10 @@ def test_episode_nfo_stacks_one_block_per_episode():
     assert all(b.findtext("title") == xml_text(NASTY_TITLE) for b in blocks)
 
 
-def test_episode_nfo_without_a_title_leaves_the_tag_out():
+def test_episode_nfo_without_a_title_names_the_episode_by_number():
+    # Kodi requires <title>; most release names carry no episode title.
     root = _parse(episode_nfo("Show", 1, [2], None))
-    assert root.find("title") is None
+    assert root.findtext("title") == "Episode 2"
     with pytest.raises(ValueError):
         episode_nfo("Show", 1, [], None)
 
