@@ -21,6 +21,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ThreadedTaskDispatcher
 
+from putbridge.urls import local_base_url
+
 log = logging.getLogger("putbridge.webhook.server")
 
 STOP_TIMEOUT = 10.0
@@ -137,12 +139,7 @@ class BridgeServer:
 
     @property
     def base_url(self) -> str:
-        host = self.host
-        if host in ("0.0.0.0", "", "::"):
-            host = "127.0.0.1"
-        elif ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return local_base_url(self.host, self.port)
 
     def __enter__(self) -> BridgeServer:
         return self.start()

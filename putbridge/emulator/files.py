@@ -82,19 +82,23 @@ def validate_name(name: str) -> str:
     return name
 
 
+def _folder_record(file_id: int, name: str, parent_id: int | None, now: float) -> FileRecord:
+    return FileRecord(
+        id=file_id,
+        name=name,
+        parent_id=parent_id,
+        file_type="FOLDER",
+        content_type=FOLDER_CONTENT_TYPE,
+        created_at=now,
+        updated_at=now,
+        children={},
+        names={},
+    )
+
+
 class FileTree:
     def __init__(self, now: float) -> None:
-        root = FileRecord(
-            id=ROOT_ID,
-            name=ROOT_NAME,
-            parent_id=None,
-            file_type="FOLDER",
-            content_type=FOLDER_CONTENT_TYPE,
-            created_at=now,
-            updated_at=now,
-            children={},
-            names={},
-        )
+        root = _folder_record(ROOT_ID, ROOT_NAME, None, now)
         self.records: dict[int, FileRecord] = {ROOT_ID: root}
         self._next_id = FIRST_FILE_ID
 
@@ -164,17 +168,7 @@ class FileTree:
         parent = self.require_folder(parent_id)
         if unique and parent.names is not None and name in parent.names:
             raise ApiError(400, "NAME_ALREADY_EXIST", f"A file named {name!r} already exists")
-        rec = FileRecord(
-            id=self._new_id(),
-            name=name,
-            parent_id=parent.id,
-            file_type="FOLDER",
-            content_type=FOLDER_CONTENT_TYPE,
-            created_at=now,
-            updated_at=now,
-            children={},
-            names={},
-        )
+        rec = _folder_record(self._new_id(), name, parent.id, now)
         self._attach(rec, parent)
         return rec
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from putbridge.urls import local_base_url
+
 from .app import create_emulator_app
 from .emulator import Emulator
 
@@ -115,12 +117,7 @@ class EmulatorServer:
 
     @property
     def base_url(self) -> str:
-        host = self.host
-        if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
-        elif ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return local_base_url(self.host, self.port)
 
     @property
     def api_url(self) -> str:
