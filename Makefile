@@ -18,7 +18,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/putbridge demo
+	$(BIN)/putbridge demo --serve
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

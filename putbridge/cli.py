@@ -5,34 +5,19 @@ Every PutbridgeError becomes one line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from putbridge import __version__, config, logs, tomlfile
-from putbridge.errors import PutbridgeError
+from putbridge.cli_common import context_settings, one_line_errors, wait_for_signal
+from putbridge.cli_daemon import add, run, status
 from putbridge.putio import PutioClient
 
 log = logging.getLogger(__name__)
-
-
-def _one_line_errors(func):
-    """Turn our errors into click's one-line failure (exit status 1)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except PutbridgeError as err:
-            raise click.ClickException(str(err)) from err
-
-    return wrapper
 
 
 @click.group()
@@ -50,15 +35,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     ctx.obj = {"config_path": config_path, "verbose": verbose}
 
 
-def _settings(ctx: click.Context, *, must_exist: bool = True) -> config.Settings:
-    settings = config.load_settings(ctx.obj["config_path"], must_exist=must_exist)
-    level = "DEBUG" if ctx.obj["verbose"] else settings.log.level
-    logs.setup_logging(level)
-    if settings.putio.token:
-        logs.register_secret(settings.putio.token)
-    return settings
-
-
 def _client(settings: config.Settings, *, token: str | None = None) -> PutioClient:
     return PutioClient(
         token if token is not None else settings.putio.token,
@@ -72,12 +48,12 @@ def _client(settings: config.Settings, *, token: str | None = None) -> PutioClie
 @main.command()
 @click.option("--poll-interval", type=float, default=3.0, hidden=True)
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def login(ctx: click.Context, poll_interval: float) -> None:
     """Link putbridge to your put.io account with a device code."""
     from putbridge.login import LINK_PAGE, link_device, save_token
 
-    settings = _settings(ctx, must_exist=False)
+    settings = context_settings(ctx, must_exist=False)
     target = settings.loaded_from or config.find_config_file(ctx.obj["config_path"])[0]
 
     def show(code: str) -> None:
@@ -97,13 +73,13 @@ def login(ctx: click.Context, poll_interval: float) -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def sync(ctx: click.Context, dry_run: bool) -> None:
     """One full sync of every [[library]] from put.io."""
     from putbridge.library.sync import library_sync_from_settings
     from putbridge.store import Store
 
-    settings = _settings(ctx)
+    settings = context_settings(ctx)
     if not settings.library:
         raise click.ClickException(
             f"no [[library]] is configured in {settings.loaded_from or 'the configuration'}: "
@@ -128,25 +104,17 @@ def sync(ctx: click.Context, dry_run: bool) -> None:
 
 @main.command()
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def serve(ctx: click.Context) -> None:
     """Serve the .strm files' stream links on [server] listen until Ctrl-C."""
     from putbridge.library.links import LinkSigner, StreamUrlCache, load_or_create_secret
+    from putbridge.service import listen_address, web_client
     from webhook import BridgeServer, create_app
 
-    settings = _settings(ctx)
-    host, port = _listen_address(settings.server.listen)
+    settings = context_settings(ctx)
+    host, port = listen_address(settings.server.listen)
     signer = LinkSigner(load_or_create_secret(Path(settings.state.dir)))
-    # A player waiting on a link should hear "try later" at once, not sit out long retries.
-    with PutioClient(
-        settings.putio.token,
-        api_url=settings.putio.api_url,
-        upload_url=settings.putio.upload_url,
-        timeout=min(settings.putio.timeout, 15.0),
-        max_attempts=2,
-        max_rate_limit_wait=0,
-        app_id=settings.putio.app_id,
-    ) as client:
+    with web_client(settings) as client:
         app = create_app(signer=signer, client=client, url_cache=StreamUrlCache(client.file_url))
         try:
             server = BridgeServer(app, host=host, port=port).start()
@@ -154,18 +122,9 @@ def serve(ctx: click.Context) -> None:
             raise click.ClickException(f"cannot listen on {settings.server.listen}: {err}") from err
         try:
             click.echo(f"serving stream links at http://{settings.server.listen} (Ctrl-C to stop)")
-            _wait_for_signal()
+            wait_for_signal()
         finally:
             server.stop()
-
-
-def _listen_address(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
-        raise click.ClickException(
-            f"server.listen must be HOST:PORT such as 127.0.0.1:9091, not {listen!r}"
-        )
-    return host.strip("[]"), int(port)
 
 
 class _LogProgress:
@@ -197,10 +156,10 @@ class _TtyProgress:
 
 @main.command("config")
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def show_config(ctx: click.Context) -> None:
     """Print the effective configuration, secrets redacted."""
-    settings = _settings(ctx)
+    settings = context_settings(ctx)
     where = settings.loaded_from or "no file: defaults and environment"
     click.echo(f"# from {where}")
     click.echo(tomlfile.dumps(config.redacted(settings)), nl=False)
@@ -231,7 +190,7 @@ def show_config(ctx: click.Context) -> None:
     help="At most N requests per SECONDS; beyond that a 429 with put.io's headers.",
 )
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def emulator(
     ctx: click.Context,
     host: str,
@@ -268,7 +227,7 @@ def emulator(
                 f'  [putio]\n  api_url = "{server.api_url}"\n'
                 f'  upload_url = "{server.upload_url}"\n  token = "{token}"'
             )
-            _wait_for_signal()
+            wait_for_signal()
     finally:
         emu.close()
 
@@ -286,20 +245,6 @@ def _rate_limit(value: str | None) -> tuple[int, float] | None:
     return parsed
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 @main.command()
 @click.option(
     "--dir",
@@ -311,7 +256,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 )
 @click.option("--serve", is_flag=True, help="Keep serving the stream links until Ctrl-C.")
 @click.pass_context
-@_one_line_errors
+@one_line_errors
 def demo(ctx: click.Context, workdir: Path, serve: bool) -> None:
     """Run putbridge against the bundled put.io emulator: no account, no network."""
     from putbridge.demo import run_demo
@@ -320,10 +265,14 @@ def demo(ctx: click.Context, workdir: Path, serve: bool) -> None:
 
     def keep_serving() -> None:
         click.echo("Serving the stream links; Ctrl-C to stop.")
-        _wait_for_signal()
+        wait_for_signal()
 
     run_demo(click.echo, workdir=workdir, serve_until=keep_serving if serve else None)
 
+
+main.add_command(run)
+main.add_command(add)
+main.add_command(status)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -58,6 +58,10 @@ class ServerSettings:
     listen: str = "127.0.0.1:9091"
     public_url: str = "http://127.0.0.1:9091"
     api_key: str = field(default="", repr=False)
+    # Whether put.io can reach public_url: only then is a callback_url sent with new transfers
+    # (put.io cannot POST to 127.0.0.1 or a home LAN address).
+    callback: bool = False
+    threads: int = field(default=8, metadata=_POSITIVE)
 
 
 @dataclass
@@ -104,6 +108,32 @@ class LibrarySettings:
 class BlackholeSettings:
     path: str
     target: str = "/"
+    # Subfolder name -> put.io target for categories, e.g. { tv = "/TV" }.
+    categories: dict[str, str] = field(default_factory=dict)
+    # Poll the folder instead of relying on inotify (NAS and network mounts send no events).
+    polling: bool = False
+    poll_interval: float = field(default=5.0, metadata=_POSITIVE)
+    # What becomes of a submitted drop: moved to processed/, or deleted.
+    after: str = "move"
+    # A drop is taken once its size and mtime have not changed for this long.
+    stable_seconds: float = field(default=1.0, metadata=_POSITIVE)
+
+
+@dataclass
+class TransferSettings:
+    # put.io folder for transfers added through the web API or `putbridge add` with no target.
+    target: str = "/"
+    # Follow every transfer on the account ("all") or only those putbridge started ("ours").
+    follow: str = "all"
+    # Seconds between transfers/list polls while something is active, and when idle.
+    poll_active: float = field(default=5.0, metadata=_POSITIVE)
+    poll_idle: float = field(default=60.0, metadata=_POSITIVE)
+    # Ask put.io to retry a failed transfer this many times (0: never).
+    retries: int = 0
+    # Remove finished transfers from put.io's list once they are in the library (files stay).
+    clean: bool = False
+    # Full library sync every this many minutes while `putbridge run` runs (one at start).
+    sync_interval: float = field(default=360.0, metadata=_POSITIVE)
 
 
 @dataclass
@@ -122,6 +152,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     library: list[LibrarySettings] = field(default_factory=list)
     blackhole: list[BlackholeSettings] = field(default_factory=list)
+    transfers: TransferSettings = field(default_factory=TransferSettings)
     mediaserver: list[MediaServerSettings] = field(default_factory=list)
     # Where the settings were read from (None: no file, defaults and environment only).
     loaded_from: Path | None = field(default=None, compare=False, metadata={"internal": True})
@@ -133,6 +164,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("library", "mode"): ("strm", "download"),
     ("library", "links"): ("bridge", "proxy", "direct", "hls"),
     ("mediaserver", "kind"): ("plex", "jellyfin", "emby", "kodi"),
+    ("blackhole", "after"): ("move", "delete"),
+    ("transfers", "follow"): ("all", "ours"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
 }
 

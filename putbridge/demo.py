@@ -1,9 +1,10 @@
-"""`putbridge demo`: the pipeline against the bundled emulator, with no account and no network.
+"""`putbridge demo`: the daemon against the bundled emulator, with no account and no network.
 
 It starts the emulator with its sample account, lists the whole account through PutioClient in
-one flat listing, syncs it into ``./demo/library`` as .strm files (movies and shows layouts)
-while serving the signed stream links, opens one link the way a player would, then starts a
-transfer from a magnet link, follows it to the end and syncs just its files into the library.
+one flat listing, then runs the daemon (the same Service as `putbridge run`): the first full sync
+writes the account into ``./demo/library`` as .strm files (movies and shows layouts) while the
+signed stream links are served; one link is opened the way a player would; a magnet file is
+dropped into ``./demo/blackhole`` and followed until its .strm is in the library.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from pathlib import Path
 
 import requests
 
-from putbridge.config import LibrarySettings, Settings
+from putbridge.config import BlackholeSettings, LibrarySettings, Settings
 from putbridge.emulator import Emulator, EmulatorServer, RealClock
-from putbridge.library.links import LinkSigner, StreamUrlCache, load_or_create_secret
-from putbridge.library.sync import LibrarySync, library_sync_from_settings
 from putbridge.library.tree import PutioTree
 from putbridge.putio import PutioClient
-from putbridge.store import Store
+from putbridge.service import Service
 
 DEMO_MAGNET = (
     "magnet:?xt=urn:btih:c9e15763f722f23e98a29decdfae341b98d53056"
     "&dn=Cosmos.Laundromat.2015.1080p.WEB.mkv"
 )
+DEMO_DROP = "Cosmos.Laundromat.2015.1080p.WEB.magnet"
 
 
 def run_demo(
@@ -36,67 +36,94 @@ def run_demo(
     transfer_timeout: float = 60.0,
     serve_until: Callable[[], None] | None = None,
 ) -> None:
-    """Print what putbridge sees of the sample account, sync it into ``workdir/library``, serve
-    the stream links, then follow one transfer into the library.
-
-    ``serve_until``: called (blocking) before shutting down, to keep the links served.
-    """
-    from webhook import BridgeServer, create_app
-
+    """Show the sample account, run the daemon on it, follow one blackhole drop into the
+    library. ``serve_until``: called (blocking) before shutting down, to keep serving."""
     token = secrets.token_urlsafe(18)
     emu = Emulator(token=token, clock=RealClock(), transfer_speed=500_000_000)
     try:
         emu.populate_sample()
-        with (
-            EmulatorServer(emu) as server,
-            PutioClient(token, api_url=server.api_url, upload_url=server.upload_url) as client,
-            # The web layer gets its own client: a player should hear "503" quickly, not wait
-            # out the sync's patient retries.
-            PutioClient(
-                token,
-                api_url=server.api_url,
-                upload_url=server.upload_url,
-                max_attempts=2,
-                max_rate_limit_wait=0,
-            ) as web_client,
-            Store(workdir / "state" / "putbridge.db") as store,
-        ):
+        with EmulatorServer(emu) as server:
             echo(f"put.io emulator at {server.api_url} (sample account)")
-            _show_account(client, echo)
-            settings = _demo_settings(workdir)
-            signer = LinkSigner(load_or_create_secret(Path(settings.state.dir)))
-            cache = StreamUrlCache(web_client.file_url)
-            app = create_app(signer=signer, client=web_client, url_cache=cache)
-            with BridgeServer(app) as bridge:
-                settings.server.public_url = bridge.base_url
-                library = library_sync_from_settings(settings, client, store)
-                echo(f"putbridge stream links served at {bridge.base_url}")
-                _sync_library(library, workdir / "library", echo)
+            with PutioClient(token, api_url=server.api_url, upload_url=server.upload_url) as c:
+                _show_account(c, echo)
+            with Service(_demo_settings(workdir, server, token)) as service:
+                echo(f"putbridge is running at {service.base_url}")
+                _wait_for_first_sync(service, echo)
                 _open_one_link(workdir / "library", echo)
-                _follow_transfer(client, library, echo, transfer_timeout)
-                echo(f"{client.request_count} put.io API requests in all.")
+                _follow_drop(service, workdir, echo, transfer_timeout)
+                echo(f"{service.client.request_count} put.io API requests in all.")
                 if serve_until is not None:
                     serve_until()
     finally:
         emu.close()
 
 
-def _demo_settings(workdir: Path) -> Settings:
+def _demo_settings(workdir: Path, server: EmulatorServer, token: str) -> Settings:
+    import socket
+
+    with socket.socket() as sock:  # the links and the callback URL need the port up front
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     settings = Settings()
+    settings.putio.token = token
+    settings.putio.api_url = server.api_url
+    settings.putio.upload_url = server.upload_url
+    settings.server.listen = f"127.0.0.1:{port}"
+    settings.server.public_url = f"http://127.0.0.1:{port}"
+    settings.server.callback = True  # the emulator can reach us: completions arrive at once
     settings.state.dir = str(workdir / "state")
     library = workdir / "library"
     settings.library = [
         LibrarySettings(path=str(library / "Movies"), source="/Movies", layout="movies"),
         LibrarySettings(path=str(library / "TV"), source="/TV", layout="shows"),
     ]
+    settings.blackhole = [
+        BlackholeSettings(path=str(workdir / "blackhole"), target="/Movies", stable_seconds=0.2)
+    ]
+    settings.transfers.poll_active = 2.0
     return settings
 
 
-def _sync_library(library: LibrarySync, root: Path, echo: Callable[[str], None]) -> None:
-    report = library.sync_all()
-    echo(f"Synced into {root}: {report.summary()}")
+def _wait_for_first_sync(service: Service, echo: Callable[[str], None]) -> None:
+    deadline = time.monotonic() + 60
+    while service.last_sync is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    root = Path(service.settings.library[0].path).parent
+    echo(f"Synced into {root}: {service.last_sync}")
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         echo(f"  {path.relative_to(root)}")
+
+
+def _follow_drop(
+    service: Service, workdir: Path, echo: Callable[[str], None], timeout: float
+) -> None:
+    blackhole = workdir / "blackhole"
+    blackhole.mkdir(parents=True, exist_ok=True)
+    temporary = blackhole / f".{DEMO_DROP}.part"
+    temporary.write_text(DEMO_MAGNET, encoding="utf-8")
+    temporary.replace(blackhole / DEMO_DROP)
+    echo(f"Dropped {DEMO_DROP} into {blackhole}")
+    deadline = time.monotonic() + timeout
+    last = None
+    record = None
+    while time.monotonic() < deadline:
+        record = next(iter(service.ledger.list(limit=1)), None)
+        if record is not None:
+            state = (record.state, record.putio_status, record.percent)
+            if state != last:
+                status = f" (put.io: {record.putio_status} {record.percent or 0}%)"
+                echo(f"  {record.state:<12}{status if record.putio_status else ''}")
+                last = state
+            if record.state in ("in_library", "failed", "cancelled"):
+                break
+        time.sleep(0.1)
+    if record is None or record.state != "in_library":
+        echo(f"The drop did not reach the library within {timeout:.0f} s")
+        return
+    where = "processed/" if (blackhole / "processed" / DEMO_DROP).exists() else "?"
+    echo(f"The drop moved to {where}; put.io transfer {record.putio_id} is in the library:")
+    for path in record.library_paths:
+        echo(f"  + {path}")
 
 
 def _open_one_link(root: Path, echo: Callable[[str], None]) -> None:
@@ -125,35 +152,6 @@ def _show_account(client: PutioClient, echo: Callable[[str], None]) -> None:
     )
     for video in sorted(videos, key=lambda f: paths[f.id]):
         echo(f"  {paths[video.id]}  ({_size(video.size)}, crc32 {video.crc32})")
-
-
-def _follow_transfer(
-    client: PutioClient, library: LibrarySync, echo: Callable[[str], None], timeout: float
-) -> None:
-    movies = client.find_child(0, "Movies")
-    transfer = client.add_transfer(DEMO_MAGNET, save_parent_id=movies.id if movies else None)
-    echo(f"Added transfer {transfer.id}: {transfer.name}")
-    deadline = time.monotonic() + timeout
-    last = None
-    while not transfer.is_terminal:
-        if time.monotonic() > deadline:
-            echo(f"Transfer {transfer.id} did not finish within {timeout:.0f} s")
-            return
-        time.sleep(0.5)
-        transfer = client.get_transfer(transfer.id)
-        state = (transfer.status, transfer.percent_done)
-        if state != last:
-            echo(f"  {transfer.status:<12} {transfer.percent_done or 0:>3.0f}%")
-            last = state
-    if transfer.status == "ERROR":
-        echo(f"Transfer failed: {transfer.error_message}")
-        return
-    done = client.get_file(transfer.file_id)
-    echo(f"Completed: put.io file {done.id} '{done.name}' ({_size(done.size)})")
-    report = library.sync_subtree(done.id)
-    echo(f"Synced the completed transfer: {report.summary()}")
-    for path in report.changed:
-        echo(f"  + {path}")
 
 
 def _size(size: int) -> str:

@@ -61,3 +61,7 @@ class MediaServerError(PutbridgeError):
 
 class IntakeError(PutbridgeError):
     """A dropped or posted torrent, magnet or URL is not acceptable."""
+
+
+class ShuttingDown(PutbridgeError):
+    """The daemon is stopping: a wait was cut short."""

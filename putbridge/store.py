@@ -51,6 +51,40 @@ MIGRATIONS: tuple[str, ...] = (
         result TEXT NOT NULL
     );
     """,
+    # 3: transfers (one row per torrent or URL, keyed by info-hash or normalized URL, so the
+    # same input never becomes two put.io transfers) and the history of their states.
+    """
+    CREATE TABLE transfers (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        key           TEXT NOT NULL UNIQUE,
+        kind          TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        url           TEXT,
+        torrent       BLOB,
+        filename      TEXT,
+        target        TEXT NOT NULL,
+        origin        TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        putio_id      INTEGER UNIQUE,
+        file_id       INTEGER,
+        putio_status  TEXT,
+        percent       INTEGER,
+        reason        TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        retries       INTEGER NOT NULL DEFAULT 0,
+        library_paths TEXT NOT NULL DEFAULT '[]',
+        created_at    REAL NOT NULL,
+        updated_at    REAL NOT NULL
+    );
+    CREATE INDEX transfers_by_state ON transfers (state);
+    CREATE TABLE transfer_history (
+        transfer INTEGER NOT NULL REFERENCES transfers (id) ON DELETE CASCADE,
+        state    TEXT NOT NULL,
+        at       REAL NOT NULL,
+        detail   TEXT
+    );
+    CREATE INDEX transfer_history_by_transfer ON transfer_history (transfer);
+    """,
 )
 
 

@@ -131,7 +131,7 @@ def test_demo_syncs_the_sample_serves_links_and_completes_a_transfer(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "Listed" in result.output and "videos" in result.output
-    assert "COMPLETED" in result.output
+    assert "in_library" in result.output and "processed/" in result.output
     library = tmp_path / "library"
     strms = sorted(p.relative_to(library).as_posix() for p in library.rglob("*.strm"))
     assert "Movies/Sintel (2010)/Sintel (2010).strm" in strms

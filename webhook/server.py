@@ -26,6 +26,7 @@ from putbridge.urls import local_base_url
 log = logging.getLogger("putbridge.webhook.server")
 
 STOP_TIMEOUT = 10.0
+MAX_REQUEST_BODY = 16 * 1024 * 1024
 
 
 class _Workers(ThreadedTaskDispatcher):
@@ -77,6 +78,9 @@ class BridgeServer:
                     port=self.port,
                     threads=self.threads,
                     ident="putbridge",
+                    # waitress reads a whole body before the app (and its API key check) sees
+                    # it: keep that well below its 1 GB default. The app's own limit is 10 MiB.
+                    max_request_body_size=MAX_REQUEST_BODY,
                 )
             except BaseException:
                 # A failed bind leaves the new socket and trigger pipe in the map.
