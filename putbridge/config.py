@@ -28,6 +28,7 @@ ENV_PREFIX = "PUTBRIDGE_"
 # of reprs and error messages, shown redacted by `putbridge config`.
 SECRET_KEYS = frozenset({"token", "api_key"})
 _POSITIVE = {"positive": True}
+_NOT_NEGATIVE = {"not_negative": True}
 
 
 def _user_dir(env: str, fallback: str) -> Path:
@@ -129,7 +130,7 @@ class TransferSettings:
     poll_active: float = field(default=5.0, metadata=_POSITIVE)
     poll_idle: float = field(default=60.0, metadata=_POSITIVE)
     # Ask put.io to retry a failed transfer this many times (0: never).
-    retries: int = 0
+    retries: int = field(default=0, metadata=_NOT_NEGATIVE)
     # Remove finished transfers from put.io's list once they are in the library (files stay).
     clean: bool = False
     # Full library sync every this many minutes while `putbridge run` runs (one at start).
@@ -208,10 +209,30 @@ def load_settings(
     where = str(config_path)
     settings = _build(Settings, raw, where, path_prefix="")
     _apply_env(settings, environ)
+    _check_put_io_folders(settings, where)
     settings.loaded_from = source
     for secret in secrets(settings):
         register_secret(secret)
     return settings
+
+
+def _check_put_io_folders(settings: Settings, where: str) -> None:
+    """Every put.io folder a transfer may be sent to is a plain absolute path."""
+    from putbridge.errors import IntakeError
+    from putbridge.intake.submit import check_target
+
+    targets = [("transfers.target", settings.transfers.target)]
+    for i, blackhole in enumerate(settings.blackhole):
+        targets.append((f"blackhole[{i}].target", blackhole.target))
+        targets += [
+            (f"blackhole[{i}].categories.{name}", target)
+            for name, target in blackhole.categories.items()
+        ]
+    for key, target in targets:
+        try:
+            check_target(target)
+        except IntakeError as err:
+            raise ConfigError(f"{where}: '{key}': {err}") from err
 
 
 def secrets(settings: Settings) -> list[str]:
@@ -321,6 +342,8 @@ def _convert(
             raise ConfigError(f"{where}: '{key_path}' must be a finite number, not {value}")
     if metadata and metadata.get("positive") and value <= 0:
         raise ConfigError(f"{where}: '{key_path}' must be more than 0, not {value}")
+    if metadata and metadata.get("not_negative") and value < 0:
+        raise ConfigError(f"{where}: '{key_path}' must be 0 or more, not {value}")
     choices = CHOICES.get(choice_key)
     if choices and value not in choices:
         raise ConfigError(

@@ -274,3 +274,25 @@ def test_library_options_have_defaults_and_are_checked(tmp_path):
     bad = write(tmp_path, '[[library]]\npath = "/m"\nsubtitles = "en"\n', name="bad.toml")
     with pytest.raises(ConfigError, match="'library\\[0\\].subtitles' must be a list of strings"):
         config.load_settings(bad, environ={})
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ("[transfers]\nretries = -1\n", "transfers.retries"),
+        ("[transfers]\npoll_active = 0\n", "transfers.poll_active"),
+        ("[transfers]\nfollow = 'some'\n", "transfers.follow"),
+        ("[transfers]\ntarget = 'Movies'\n", "transfers.target"),
+        ("[[blackhole]]\npath = '/b'\ntarget = '/a/../b'\n", "blackhole[0].target"),
+        ("[[blackhole]]\npath = '/b'\ncategories = { tv = 'TV' }\n", "blackhole[0].categories.tv"),
+        ("[[blackhole]]\npath = '/b'\nafter = 'shred'\n", "blackhole[0].after"),
+        ("[[blackhole]]\npath = '/b'\nstable_seconds = -2\n", "blackhole[0].stable_seconds"),
+        ("[server]\ncallback = 'yes'\n", "server.callback"),
+    ],
+)
+def test_intake_settings_with_bad_values_name_the_key(tmp_path, toml, named):
+    path = tmp_path / "putbridge.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as err:
+        config.load_settings(path, environ={})
+    assert named in str(err.value) and str(path) in str(err.value)

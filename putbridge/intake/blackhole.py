@@ -70,16 +70,23 @@ class _ShutdownNoise(logging.Filter):
 class _Waker(FileSystemEventHandler):
     """Runs in watchdog's thread: only wakes the scanner, never does work there."""
 
-    def __init__(self, wake: threading.Event, quiet: list[Path]) -> None:
+    def __init__(self, wake: threading.Event, quiet: list[Path], placed: set[Path]) -> None:
         self._wake = wake
         self._quiet = tuple(f"{folder}{os.sep}" for folder in quiet)
+        self._placed = placed
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):  # our own reads
             return
         paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
-        if not all(p.startswith(self._quiet) for p in paths):  # not only in processed/, failed/
-            self._wake.set()
+        if all(p.startswith(self._quiet) for p in paths):  # only in processed/, failed/
+            return
+        if event.event_type == "moved" and not event.is_directory:
+            dest = os.fsdecode(event.dest_path)
+            if not dest.startswith(self._quiet) and is_drop_name(os.path.basename(dest)):
+                # Renamed into place: the writer is done with it, no waiting for it to settle.
+                self._placed.add(Path(dest))
+        self._wake.set()
 
 
 class BlackholeWatcher:
@@ -112,7 +119,7 @@ class BlackholeWatcher:
         self._workers = max(1, workers)
         self._folders: list[tuple[Path, str]] = [(self.root, settings.target)]
         for name, target in settings.categories.items():
-            if name in ("", "..", PROCESSED, FAILED) or name.startswith(".") or "/" in name:
+            if name.lower() in ("", PROCESSED, FAILED) or name.startswith(".") or "/" in name:
                 raise ConfigError(
                     f"blackhole {settings.path}: category {name!r} must be a plain subfolder "
                     f"name (not hidden, not {PROCESSED!r} or {FAILED!r})"
@@ -122,6 +129,7 @@ class BlackholeWatcher:
         self._settled = threading.Condition(self._lock)
         self._move_lock = threading.Lock()  # choosing a free name and moving there: one step
         self._drops: dict[Path, _Drop] = {}
+        self._placed: set[Path] = set()  # renamed into place (watchdog's thread adds to it)
         self._hold_until = 0.0  # after a transient error nothing is submitted before this
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -151,28 +159,33 @@ class BlackholeWatcher:
         except BaseException:
             self.stop()
             raise
-        how = "polling" if self.settings.polling else "inotify"
+        how = "polling" if isinstance(self._observer, PollingObserver) else "inotify"
         log.info(
             "watching blackhole %s (%s, %d categories)", self.root, how, len(self._folders) - 1
         )
 
     def _start_observer(self) -> BaseObserver:
-        handler = _Waker(self._wake, [self.root / PROCESSED, self.root / FAILED])
-        observer: BaseObserver
-        if self.settings.polling:  # a poll stats every file watched: only where drops are taken
-            observer = PollingObserver(timeout=self.settings.poll_interval)
-            watches = [(str(folder), False) for folder, _ in self._folders]
-        else:
+        if not self.settings.polling:
             inotify_log = logging.getLogger("watchdog.observers.inotify")
             if not any(isinstance(f, _ShutdownNoise) for f in inotify_log.filters):
                 inotify_log.addFilter(_ShutdownNoise())
-            # One recursive watch, so that a drop moved to processed/ is a paired move: watchdog
-            # holds an unpaired IN_MOVED_FROM for 0.5 s, and every later event waits behind it.
-            observer = Observer()
-            watches = [(str(self.root), True)]
+            try:
+                # One recursive watch, so that a drop moved to processed/ is a paired move:
+                # watchdog holds an unpaired IN_MOVED_FROM 0.5 s, and later events wait behind it.
+                return self._observe(Observer(), [(self.root, True)])
+            except OSError as err:  # out of inotify instances or watches (common in containers)
+                log.warning(
+                    "blackhole %s: inotify unavailable (%s); polling instead", self.root, err
+                )
+        # A poll stats every file watched: only the folders drops are taken from.
+        observer = PollingObserver(timeout=self.settings.poll_interval)
+        return self._observe(observer, [(folder, False) for folder, _ in self._folders])
+
+    def _observe(self, observer: BaseObserver, watches: list[tuple[Path, bool]]) -> BaseObserver:
+        handler = _Waker(self._wake, [self.root / PROCESSED, self.root / FAILED], self._placed)
         try:
             for path, recursive in watches:
-                observer.schedule(handler, path, recursive=recursive)
+                observer.schedule(handler, str(path), recursive=recursive)
             observer.start()
         except BaseException:
             observer.stop()
@@ -186,7 +199,7 @@ class BlackholeWatcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop and join the observer, scanner and workers. A drop being submitted finishes
-        first; queued ones stay in the blackhole for the next start."""
+        first."""
         deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
@@ -195,8 +208,13 @@ class BlackholeWatcher:
             self._observer.join(max(0.0, deadline - time.monotonic()))
         if self._threads:
             self._threads[0].join(max(0.0, deadline - time.monotonic()))  # the scanner
-        while not self._queue.empty():
-            self._queue.get_nowait()
+        while True:  # what was queued stays in the blackhole for the next start
+            try:
+                drop = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if drop is not None:
+                self._settle(drop, DEFER)
         for _ in range(self._workers):
             self._queue.put(None)
         for thread in self._threads:
@@ -290,11 +308,17 @@ class BlackholeWatcher:
         with self._lock:
             for path in [p for p, d in self._drops.items() if p not in found and not d.busy]:
                 del self._drops[path]
+            placed = {p for p in list(self._placed) if p in found}
+            self._placed.difference_update(placed)
             for path, (target, sig) in found.items():
                 drop = self._drops.get(path)
+                # A file renamed into place counts as settled already; others from this pass.
+                since = t0 - self._stable if path in placed else t1
                 if drop is None or (drop.sig != sig and not drop.busy):
                     rel = shown(os.path.relpath(path, self.root))
-                    self._drops[path] = _Drop(path, rel, target, sig, t1)
+                    self._drops[path] = _Drop(path, rel, target, sig, since)
+                elif path in placed and not drop.busy:
+                    drop.since = min(drop.since, since)
             if any(not d.handled for d in self._drops.values()):
                 # Drops are arriving: look again soon rather than wait for events, which
                 # watchdog holds back up to 0.5 s behind a move it is still pairing.
@@ -314,8 +338,11 @@ class BlackholeWatcher:
     # -- handling one drop ------------------------------------------------------------------
 
     def _run_worker(self) -> None:
-        while (drop := self._queue.get()) is not None and not self._stop.is_set():
-            self._handle_safely(drop)
+        while (drop := self._queue.get()) is not None:
+            if self._stop.is_set():
+                self._settle(drop, DEFER)  # left in the blackhole for the next start
+            else:
+                self._handle_safely(drop)
 
     def _handle_safely(self, drop: _Drop) -> None:
         try:
