@@ -17,6 +17,7 @@ from typing import Protocol
 
 from putbridge.config import TransferSettings
 from putbridge.errors import NotFound, PutbridgeError, ShuttingDown
+from putbridge.intake.submit import matches
 from putbridge.putio import PutioClient, Transfer
 from putbridge.store import Store
 from putbridge.transfers import WATCHED_STATES, TransferLedger, TransferRecord
@@ -139,10 +140,15 @@ class TransferMonitor:
             mark = str(max(transfers, default=0))
             self.store.set_meta(_ADOPT_AFTER_KEY, mark)
         after = int(mark)
+        # Ours, but put.io's answer is not written down yet (a send in flight, or one a crash
+        # interrupted): the submitter links those, they are not someone else's.
+        sending = self.ledger.list(states=["received"])
         for transfer in transfers.values():
             if transfer.id <= after and transfer.is_terminal:
                 continue
             if self.ledger.by_putio_id(transfer.id) is not None:
+                continue
+            if any(matches(record, transfer) for record in sending):
                 continue
             key = f"btih:{transfer.hash.lower()}" if transfer.hash else f"putio:{transfer.id}"
             if self.ledger.adopt(

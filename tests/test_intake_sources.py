@@ -709,16 +709,6 @@ def test_drop_missing_file(tmp_path):
     assert "is gone" in refused(tmp_path / "vanished.magnet")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_drop_unreadable_file(tmp_path):
-    path = drop(tmp_path, "secret.magnet", MAGNET)
-    path.chmod(0)
-    try:
-        assert "permission denied" in refused(path)
-    finally:
-        path.chmod(0o644)
-
-
 def test_drop_permission_error_is_an_intake_error(tmp_path, monkeypatch):
     path = drop(tmp_path, "secret.magnet", MAGNET)
 

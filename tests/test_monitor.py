@@ -201,3 +201,17 @@ def test_the_thread_wakes_on_demand_and_stops_promptly(parts, emulator):
         started = time.monotonic()
         monitor.stop()
         assert time.monotonic() - started < 2 and not monitor.is_alive()
+
+
+def test_a_send_in_flight_is_not_mistaken_for_a_hand_started_transfer(parts, emulator, putio):
+    service, make_monitor, _notifier, _library = parts
+    monitor = make_monitor()
+    monitor.check_once()  # the first poll sets the adoption mark
+    url = "https://files.example.com/Some.Film.2020.1080p.mkv"
+    record, _ = service.ledger.receive(parse_link(url), target="/", origin="api")
+    service.ledger.attempt(record.id)
+    putio.add_transfer(url)  # put.io has it; our answer is not recorded yet
+    monitor.check_once()
+    assert [r.id for r in service.ledger.list()] == [record.id]  # not adopted as a new row
+    linked = service.submit(record.id)
+    assert linked.state == "submitted" and len(emulator.transfers) == 1
