@@ -56,18 +56,37 @@ def add(ctx: click.Context, sources: tuple[str, ...], target: str | None) -> Non
             default_target=settings.transfers.target,
             callback_url=callback_url(settings, store),
         )
+        added = 0
         for text in sources:
             try:
                 record, created = service.add(read_source(text), target=target, origin="cli")
             except PutbridgeError as err:
                 failures += 1
-                click.echo(f"not added: {_short(text)}: {err}", err=True)
+                # A file's errors already start with its name.
+                named = "" if Path(text).is_file() else f"{_short(text)}: "
+                click.echo(f"not added: {named}{err}", err=True)
                 continue
+            added += created
             what = "added" if created else "already known"
             putio = f", put.io transfer {record.putio_id}" if record.putio_id else ""
             click.echo(f"{what}: transfer {record.id} ({record.state}{putio}) {record.name}")
+        if added:
+            _wake_daemon(settings, store)
     if failures:
         raise click.ClickException(f"{failures} of {len(sources)} not added")
+
+
+def _wake_daemon(settings, store) -> None:
+    """Tell a running daemon to look at put.io now (through its callback route), so the new
+    transfers are followed at once rather than at its next idle poll."""
+    from putbridge.service import callback_secret, listen_address
+    from putbridge.urls import local_base_url
+
+    base = local_base_url(*listen_address(settings.server.listen))
+    try:
+        requests.post(f"{base}/putio/callback/{callback_secret(store)}", timeout=2)
+    except requests.RequestException:
+        pass  # not running: it will find them when it starts
 
 
 def read_source(text: str):

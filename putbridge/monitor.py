@@ -58,6 +58,7 @@ class TransferMonitor:
         notifier: Notifier | None = None,
         store: Store | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_poll: Callable[[], object] | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -66,6 +67,7 @@ class TransferMonitor:
         self.notifier = notifier or LogNotifier()
         self.store = store or ledger.store
         self._clock = clock
+        self._on_poll = on_poll or (lambda: None)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -117,9 +119,11 @@ class TransferMonitor:
 
     def check_once(self) -> bool:
         """Bring every followed row up to date with put.io; True while any is still active."""
+        self._on_poll()
         # Rows first, then put.io's list: every row read was sent before the listing began, so
         # one missing from it really is gone (not just sent a moment after the snapshot).
-        followed = self.ledger.list(states=WATCHED_STATES)
+        # Failed rows too: someone may retry the transfer on put.io by hand.
+        followed = self.ledger.list(states=(*WATCHED_STATES, "failed"))
         transfers = {t.id: t for t in self.client.iter_transfers()}
         self.polls += 1
         self.last_ok, self.last_error = self._clock(), None
@@ -163,6 +167,8 @@ class TransferMonitor:
                 )
 
     def _follow(self, record: TransferRecord, transfer: Transfer | None) -> None:
+        if record.state == "failed" and (transfer is None or transfer.status == "ERROR"):
+            return  # still failed (or gone): nothing new
         if transfer is None:
             if record.state == "completed":
                 return  # cleaned on put.io after finishing: its files are still there
@@ -191,7 +197,9 @@ class TransferMonitor:
                 log.info("transfer %d completed on put.io: %s", record.id, record.name)
         else:
             percent = _percent(transfer)
-            if record.state == "submitted" and transfer.status != "WAITING":
+            if record.state == "failed" or (
+                record.state == "submitted" and transfer.status != "WAITING"
+            ):
                 self.ledger.transition(
                     record.id,
                     "downloading",
@@ -228,6 +236,13 @@ class TransferMonitor:
             log.warning("transfer %d: not all of it reached the library; trying again", record.id)
             return
         paths = [Path(p) for p in report.changed]
+        if not paths:
+            log.warning(
+                "transfer %d (%s) wrote nothing into the library: is its put.io folder inside a "
+                "[[library]] source?",
+                record.id,
+                record.name,
+            )
         self.ledger.transition(
             record.id, "in_library", library_paths=paths, detail=f"{len(paths)} library files"
         )

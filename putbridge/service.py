@@ -8,6 +8,7 @@ tests start as many services as they like.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import threading
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from putbridge import tomlfile
 from putbridge.config import Settings
@@ -84,7 +86,26 @@ def callback_url(settings: Settings, store: Store) -> str | None:
     if not settings.server.callback:
         return None
     base = normalise_public_url(settings.server.public_url)
+    if not _internet_reachable(base):
+        log.warning(
+            "[server] callback is on but public_url %s is a local address put.io cannot reach: "
+            "completions will be noticed by polling only",
+            base,
+        )
     return f"{base}/putio/callback/{callback_secret(store)}"
+
+
+def _internet_reachable(url: str) -> bool:
+    """False for loopback, private and link-local hosts (a name is given the benefit of the
+    doubt)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith((".local", ".lan", ".home.arpa")):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return address.is_global
 
 
 def open_store(settings: Settings) -> Store:
@@ -158,6 +179,7 @@ class Service:
                 self.library,
                 settings=settings.transfers,
                 notifier=self.notifier,
+                on_poll=self._sweep,
             )
             self.transfers = TransferService(
                 self.client,
@@ -250,6 +272,12 @@ class Service:
             return
         if queued:
             log.info("%d transfers waiting to be sent to put.io", queued)
+
+    def _sweep(self) -> None:
+        """Each poll: queue rows another process left waiting (a `putbridge add` that met
+        put.io down)."""
+        if self.transfers.sweep():
+            log.info("sending transfers that were left waiting")
 
     def _blackhole_add(self, path: str) -> Callable[[Source, str], None]:
         def add(source: Source, target: str) -> None:

@@ -197,8 +197,9 @@ class TransferLedger:
                 check_transition(row["state"], "received")
                 conn.execute(
                     "UPDATE transfers SET state = 'received', reason = NULL, url = ?, "
-                    "torrent = ?, filename = ?, target = ?, attempts = 0, putio_id = NULL, "
-                    "file_id = NULL, putio_status = NULL, percent = NULL, updated_at = ? "
+                    "torrent = ?, filename = ?, target = ?, attempts = 0, retries = 0, "
+                    "putio_id = NULL, file_id = NULL, putio_status = NULL, percent = NULL, "
+                    "updated_at = ? "
                     "WHERE id = ?",
                     (source.url, source.data, source.filename, target, now, row["id"]),
                 )

@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from putbridge.cli import main
+from putbridge.intake import submit
 from putbridge.service import Service
-from tests.daemon_helpers import daemon_settings, write_config
+from tests.daemon_helpers import daemon_settings, wait_for, write_config
 from tests.factories import infohash, make_torrent
 
 HASH = "0123456789abcdef0123456789abcdef01234567"
@@ -85,3 +86,27 @@ def test_run_without_a_token_is_one_clear_line(tmp_path):
     config.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n')
     result = run(config, "run")
     assert result.exit_code == 1 and "putbridge login" in result.output
+
+
+def test_add_wakes_a_running_daemon_and_it_follows_the_transfer(config, emulator):
+    path, settings = config
+    settings.transfers.poll_active = settings.transfers.poll_idle = 3600
+    with Service(settings) as service:
+        assert wait_for(lambda: service.monitor.polls >= 1)
+        polls = service.monitor.polls
+        result = run(path, "add", MAGNET)
+        assert result.exit_code == 0, result.output
+        assert wait_for(lambda: service.monitor.polls > polls)
+
+
+def test_a_row_left_waiting_by_add_is_sent_by_the_running_daemon(config, emulator, monkeypatch):
+    path, settings = config
+    settings.transfers.poll_active = settings.transfers.poll_idle = 3600
+    monkeypatch.setattr(submit.TransferService.sweep, "__defaults__", (0.0,))
+    with Service(settings) as service:
+        emulator.set_faults(error_rate=1.0)
+        assert run(path, "add", MAGNET).exit_code == 1  # put.io down: the row waits
+        emulator.set_faults(error_rate=0.0)
+        assert emulator.transfers == {}
+        service.monitor.wake()  # the next poll sweeps it up
+        assert wait_for(lambda: len(emulator.transfers) == 1)

@@ -215,3 +215,31 @@ def test_a_send_in_flight_is_not_mistaken_for_a_hand_started_transfer(parts, emu
     assert [r.id for r in service.ledger.list()] == [record.id]  # not adopted as a new row
     linked = service.submit(record.id)
     assert linked.state == "submitted" and len(emulator.transfers) == 1
+
+
+def test_a_seeding_transfer_is_already_in_the_library(parts, emulator):
+    service, make_monitor, _notifier, _library = parts
+    emulator.seed_time = 7 * 86400  # put.io seeds after downloading; the files are there
+    record, _ = service.add(parse_link(MAGNET), origin="api")
+    emulator.clock.advance(600)
+    assert make_monitor().check_once() is False
+    done = service.get(record.id)
+    assert done.putio_status == "SEEDING" and done.state == "in_library" and done.library_paths
+
+
+def test_a_failed_transfer_retried_by_hand_on_putio_is_followed_again(parts, emulator, putio):
+    service, make_monitor, _notifier, _library = parts
+    emulator.mark_dead(HASH)
+    monitor = make_monitor()
+    record, _ = service.add(parse_link(MAGNET), origin="api")
+    emulator.clock.advance(3600)
+    monitor.check_once()
+    assert service.get(record.id).state == "failed"
+    monitor.check_once()  # still failed on put.io: nothing changes, no illegal transition
+    assert service.get(record.id).state == "failed"
+    emulator.clear_dead()
+    emulator.transfers[service.get(record.id).putio_id].failure = None
+    putio.retry_transfer(service.get(record.id).putio_id)  # the user, on put.io's site
+    emulator.clock.advance(3600)
+    monitor.check_once()
+    assert service.get(record.id).state == "in_library"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from flask import Blueprint, Response, current_app, request, url_for
 
 from putbridge.errors import IntakeError, PutioError, RateLimited, TransientError
+from putbridge.intake.sources import MAX_LINK_CHARS
 
 from .auth import require_api_key
 from .replies import json_error, json_reply, printable
@@ -43,7 +44,7 @@ bp.before_request(require_api_key)
 MAX_BODY_BYTES = 10 * 1024 * 1024 + 256 * 1024
 # A JSON or form-urlencoded submission holds one link: no reason to read megabytes of it.
 MAX_LINK_BODY_BYTES = 1024 * 1024
-MAX_URL_CHARS = 16 * 1024  # magnets with many trackers run to a few kB
+MAX_URL_CHARS = MAX_LINK_CHARS  # the same limit as a link dropped in a blackhole
 MAX_TARGET_CHARS = 1024
 MAX_NAME_CHARS = 255
 DEFAULT_LIMIT = 100

@@ -1,13 +1,13 @@
 """Blackhole folders: .torrent and .magnet files dropped by Sonarr, Radarr or a person.
 
 A watchdog observer (inotify, or polling for NAS and network mounts) only wakes the scanner; the
-scanner also rescans on its own, so nothing depends on an event arriving. A drop is taken once its
-size and mtime have not changed for ``stable_seconds`` (one rule, however it got there), so a
-half-written drop is never submitted. Ready drops go, oldest first, to a few worker threads; a
-path is never handled by two at once. Files considered: those directly in the blackhole and in
-each category subfolder with a suffix in DROP_SUFFIXES. Hidden files, other suffixes (``.part``,
-``.tmp``, a stray ``.nfo``: not drops, so neither submitted nor failed), ``processed/``,
-``failed/`` and other subfolders are left alone.
+scanner also rescans on its own, so nothing depends on an event arriving. A drop renamed into
+place (inotify's moved-to) is taken at once; any other is taken once its size and mtime have not
+changed for ``stable_seconds``, so a half-written drop is never submitted. Ready drops go, oldest
+first, to a few worker threads; a path is never handled by two at once. Files considered: those
+directly in the blackhole and in each category subfolder with a suffix in DROP_SUFFIXES. Hidden
+files, other suffixes (``.part``, ``.tmp``, a stray ``.nfo``: not drops, so neither submitted nor
+failed), ``processed/``, ``failed/`` and other subfolders are left alone.
 
 A drop is always in exactly one place: the blackhole, ``processed/`` or ``failed/`` (both in the
 blackhole root; clashes get " (2)", " (3)"...). After a crash: a drop submitted but not yet moved

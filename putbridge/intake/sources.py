@@ -31,7 +31,7 @@ from putbridge.errors import IntakeError
 MAX_TORRENT_BYTES = 10 * 1024 * 1024
 DROP_SUFFIXES = (".torrent", ".magnet", ".txt", ".url")
 
-_MAX_LINK_CHARS = 64 * 1024  # a magnet with hundreds of trackers is ~20 kB
+MAX_LINK_CHARS = 64 * 1024  # a magnet with hundreds of trackers is ~20 kB
 _MAX_NAME_CHARS = 255
 _MAX_DEPTH = 100  # real torrents nest < 10 deep; torf's decoder recurses and would crash
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
@@ -73,7 +73,7 @@ def parse_link(text: str) -> Source:
     link = text.strip().lstrip("\ufeff").strip()
     if not link:
         raise IntakeError("the link is empty")
-    if len(link) > _MAX_LINK_CHARS:
+    if len(link) > MAX_LINK_CHARS:
         raise IntakeError(f"the link is {len(link):,} characters long; the limit is 65,536")
     for char in link:
         if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):

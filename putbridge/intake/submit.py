@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from putbridge.errors import (
@@ -132,6 +133,8 @@ class TransferService:
         self._now = now
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         self._due: list[tuple[float, int, int]] = []  # (when, attempt, record id)
+        # How many jobs each record has in _due or in a worker's hands.
+        self._queued: Counter[int] = Counter()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -145,6 +148,8 @@ class TransferService:
         record, created = self.ledger.receive(source, target=target, origin=origin)
         if created:
             log.info("received %s (%s) from %s -> %s", record.name, record.key, origin, target)
+        elif record.state == "received":  # ours, not sent yet: a retry, not news
+            log.debug("transfer %d is waiting to be sent: %s", record.id, record.name)
         else:
             log.info("duplicate of transfer %d (%s): %s", record.id, record.state, record.name)
         if record.state == "received":
@@ -223,6 +228,7 @@ class TransferService:
             # put.io answered with a transfer another row already follows (it merges equal
             # torrents): this row is that one's duplicate.
             reason = f"the same put.io transfer as transfer {other.id}"
+            log.info("transfer %d (%s): %s", record.id, record.name, reason)
             return self.ledger.transition(record.id, "cancelled", reason=reason, detail=reason)
         done = self.ledger.transition(
             record.id,
@@ -294,7 +300,23 @@ class TransferService:
     def _schedule(self, record_id: int, delay: float, attempt: int) -> None:
         with self._cond:
             heapq.heappush(self._due, (self._now() + delay, attempt, record_id))
+            self._queued[record_id] += 1
             self._cond.notify()
+
+    def sweep(self, min_age: float = 30.0) -> int:
+        """Queue rows left ``received`` by someone else (a `putbridge add` that met put.io down,
+        a blackhole drop whose file was removed before a retry): nothing waits for a restart."""
+        cutoff = time.time() - min_age
+        stale = [
+            record.id
+            for record in self.ledger.list(states=["received"])
+            if record.updated_at < cutoff
+        ]
+        with self._cond:
+            stale = [record_id for record_id in stale if record_id not in self._queued]
+        for record_id in stale:
+            self._schedule(record_id, 0.0, 0)
+        return len(stale)
 
     def _next(self) -> tuple[int, int] | None:
         with self._cond:
@@ -310,19 +332,25 @@ class TransferService:
         while (job := self._next()) is not None:
             record_id, attempt = job
             try:
-                self.submit(record_id)
-            except (IntakeError, ShuttingDown):
-                continue  # failed and recorded, or stopping
-            except PutbridgeError as err:
-                delay = min(RETRY_MAX, RETRY_BASE * 2**attempt) * random.uniform(0.5, 1.0)
-                if attempt == 0:
-                    log.warning(
-                        "transfer %d not sent yet (%s): trying again in %.0f s",
-                        record_id,
-                        err,
-                        delay,
-                    )
-                self._schedule(record_id, delay, attempt + 1)
-            except Exception:
-                log.exception("transfer %d: unexpected error while sending it", record_id)
-                self._schedule(record_id, RETRY_MAX, attempt + 1)
+                self._send_queued(record_id, attempt)
+            finally:
+                with self._cond:
+                    self._queued[record_id] -= 1
+                    if self._queued[record_id] <= 0:
+                        del self._queued[record_id]
+
+    def _send_queued(self, record_id: int, attempt: int) -> None:
+        try:
+            self.submit(record_id)
+        except (IntakeError, ShuttingDown):
+            return  # failed and recorded, or stopping
+        except PutbridgeError as err:
+            delay = min(RETRY_MAX, RETRY_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+            if attempt == 0:
+                log.warning(
+                    "transfer %d not sent yet (%s): trying again in %.0f s", record_id, err, delay
+                )
+            self._schedule(record_id, delay, attempt + 1)
+        except Exception:
+            log.exception("transfer %d: unexpected error while sending it", record_id)
+            self._schedule(record_id, RETRY_MAX, attempt + 1)
