@@ -119,7 +119,10 @@ class TransferMonitor:
 
     def check_once(self) -> bool:
         """Bring every followed row up to date with put.io; True while any is still active."""
-        self._on_poll()
+        try:
+            self._on_poll()
+        except PutbridgeError as err:
+            log.warning("before polling put.io: %s", err)
         # Rows first, then put.io's list: every row read was sent before the listing began, so
         # one missing from it really is gone (not just sent a moment after the snapshot).
         # Failed rows too: someone may retry the transfer on put.io by hand.
@@ -131,10 +134,21 @@ class TransferMonitor:
             self._adopt(transfers)
         for record in followed:
             if record.putio_id is not None:
-                self._follow(record, transfers.get(record.putio_id))
+                self._each(record, self._follow, transfers.get(record.putio_id))
         for record in self.ledger.list(states=["completed"]):
-            self._to_library(record)
+            self._each(record, self._to_library)
         return bool(self.ledger.list(states=("received", *WATCHED_STATES), limit=1))
+
+    def _each(self, record: TransferRecord, step: Callable[..., None], *args: object) -> None:
+        """One row's step: its failure is that row's, never the whole poll's."""
+        try:
+            step(record, *args)
+        except ShuttingDown:
+            raise
+        except PutbridgeError as err:
+            log.warning(
+                "transfer %d (%s): %s; trying again at the next poll", record.id, record.name, err
+            )
 
     def _adopt(self, transfers: dict[int, Transfer]) -> None:
         """Follow transfers started on put.io by hand. On the very first poll, the ones that
@@ -231,7 +245,13 @@ class TransferMonitor:
     def _to_library(self, record: TransferRecord) -> None:
         if record.file_id is None:
             return
-        report = self.library.sync_subtree(record.file_id)
+        try:
+            report = self.library.sync_subtree(record.file_id)
+        except NotFound:
+            reason = "its files were removed from put.io before they reached the library"
+            self.ledger.transition(record.id, "failed", reason=reason, detail=reason)
+            log.warning("transfer %d (%s): %s", record.id, record.name, reason)
+            return
         if not report.ok:
             log.warning("transfer %d: not all of it reached the library; trying again", record.id)
             return

@@ -146,7 +146,8 @@ class Service:
         self.submit_workers = submit_workers
         self._stopping = threading.Event()
         self._started = False
-        self._closers: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []  # resources, closed last
+        self._stoppers: list[Callable[[float], None]] = []  # threaded parts: stop(timeout)
         self.blackholes: list[BlackholeWatcher] = []
         self._sync_thread: threading.Thread | None = None
         self.server: Any = None
@@ -205,17 +206,16 @@ class Service:
                 self.server.start()
             except OSError as err:
                 raise ConfigError(f"cannot listen on {settings.server.listen}: {err}") from err
-            self._closers.append(self.server.stop)
-            self._recover()
+            self._stoppers.append(self.server.stop)
             self.transfers.start()
-            self._closers.append(self.transfers.stop)
+            self._stoppers.append(self.transfers.stop)
             self.monitor.start()
-            self._closers.append(self.monitor.stop)
+            self._stoppers.append(self.monitor.stop)
             for blackhole in settings.blackhole:
                 watcher = BlackholeWatcher(blackhole, self._blackhole_add(blackhole.path))
                 watcher.start()
                 self.blackholes.append(watcher)
-                self._closers.append(watcher.stop)
+                self._stoppers.append(watcher.stop)
             self._sync_thread = threading.Thread(
                 target=self._sync_loop, name="putbridge-sync", daemon=True
             )
@@ -236,8 +236,20 @@ class Service:
         """Stop everything and join every thread, within about ``timeout`` seconds."""
         self._stopping.set()
         deadline = time.monotonic() + timeout
+        while self._stoppers:  # newest first, each within what is left of the one deadline
+            stop = self._stoppers.pop()
+            try:
+                stop(max(0.1, deadline - time.monotonic()))
+            except Exception:
+                log.exception("while stopping")
         if self._sync_thread is not None:
             self._sync_thread.join(max(0.1, deadline - time.monotonic()))
+        running = self._running_threads()
+        if running:
+            # A put.io call outlived the deadline; the process is ending anyway, and closing
+            # the database under a thread that still writes would only add errors.
+            log.warning("stopped without waiting for: %s", ", ".join(running))
+            self._closers.clear()
         while self._closers:
             close = self._closers.pop()
             try:
@@ -260,6 +272,17 @@ class Service:
 
     # -- parts -----------------------------------------------------------------------------
 
+    def _running_threads(self) -> list[str]:
+        parts: list[tuple[str, bool]] = [
+            ("full sync", self._sync_thread is not None and self._sync_thread.is_alive())
+        ]
+        if hasattr(self, "monitor"):
+            parts.append(("transfer monitor", self.monitor.is_alive()))
+        if hasattr(self, "transfers"):
+            parts.append(("submitter", self.transfers.running()))
+        parts += [(f"blackhole {w.settings.path}", w.running()) for w in self.blackholes]
+        return [name for name, alive in parts if alive]
+
     def _sleep(self, seconds: float) -> None:
         if self._stopping.wait(seconds):
             raise ShuttingDown("putbridge is stopping")
@@ -267,6 +290,8 @@ class Service:
     def _recover(self) -> None:
         try:
             queued = self.transfers.recover()
+        except ShuttingDown:
+            return
         except PutbridgeError as err:  # put.io down: the workers retry what is waiting
             log.warning("cannot check put.io for interrupted submissions yet: %s", err)
             return
@@ -286,6 +311,8 @@ class Service:
         return add
 
     def _sync_loop(self) -> None:
+        # Settling a crash's unsure submissions may wait on put.io: here, not in start().
+        self._recover()
         interval = self.settings.transfers.sync_interval * 60
         while not self._stopping.is_set():
             self.sync_now()

@@ -71,6 +71,7 @@ MIGRATIONS: tuple[str, ...] = (
         percent       INTEGER,
         reason        TEXT,
         attempts      INTEGER NOT NULL DEFAULT 0,
+        sending_until REAL,
         retries       INTEGER NOT NULL DEFAULT 0,
         library_paths TEXT NOT NULL DEFAULT '[]',
         created_at    REAL NOT NULL,

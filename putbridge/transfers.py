@@ -79,6 +79,7 @@ class TransferRecord:
     percent: int | None = None
     reason: str | None = None
     attempts: int = 0
+    sending_until: float | None = None
     retries: int = 0
     library_paths: list[str] = field(default_factory=list)
     created_at: float = 0.0
@@ -196,12 +197,21 @@ class TransferLedger:
             if row["state"] in ("failed", "cancelled"):
                 check_transition(row["state"], "received")
                 conn.execute(
-                    "UPDATE transfers SET state = 'received', reason = NULL, url = ?, "
-                    "torrent = ?, filename = ?, target = ?, attempts = 0, retries = 0, "
-                    "putio_id = NULL, file_id = NULL, putio_status = NULL, percent = NULL, "
-                    "updated_at = ? "
+                    "UPDATE transfers SET state = 'received', reason = NULL, kind = ?, name = ?, "
+                    "url = ?, torrent = ?, filename = ?, target = ?, attempts = 0, retries = 0, "
+                    "sending_until = NULL, putio_id = NULL, file_id = NULL, putio_status = NULL, "
+                    "percent = NULL, updated_at = ? "
                     "WHERE id = ?",
-                    (source.url, source.data, source.filename, target, now, row["id"]),
+                    (
+                        source.kind,
+                        source.name,
+                        source.url,
+                        source.data,
+                        source.filename,
+                        target,
+                        now,
+                        row["id"],
+                    ),
                 )
                 _history(conn, row["id"], "received", now, f"added again ({origin})")
                 return self._row(conn, row["id"]), True
@@ -222,13 +232,28 @@ class TransferLedger:
             _history(conn, cursor.lastrowid, "submitted", now, "found on put.io")
             return True
 
-    def attempt(self, record_id: int) -> None:
-        """Note that a submission is about to be sent: until its answer is recorded, the
-        outcome is unknown and put.io must be asked before sending it again."""
+    def attempt(self, record_id: int, *, lease: float = 120.0) -> bool:
+        """Claim a ``received`` row for sending, in any process: False if it is not received
+        any more, or another sender holds it (until ``lease`` seconds have passed).
+
+        The claim also counts the attempt: until its answer is recorded the outcome is unknown,
+        and put.io must be asked before the row is sent again.
+        """
+        now = self._now()
+        with self.store.write() as conn:
+            cursor = conn.execute(
+                "UPDATE transfers SET attempts = attempts + 1, sending_until = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'received' "
+                "AND (sending_until IS NULL OR sending_until < ?)",
+                (now + lease, now, int(record_id), now),
+            )
+            return cursor.rowcount == 1
+
+    def release(self, record_id: int) -> None:
+        """Give up a claim without an answer (put.io unavailable): another sender may try."""
         with self.store.write() as conn:
             conn.execute(
-                "UPDATE transfers SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (self._now(), int(record_id)),
+                "UPDATE transfers SET sending_until = NULL WHERE id = ?", (int(record_id),)
             )
 
     def transition(
@@ -270,6 +295,7 @@ _UPDATABLE = frozenset(
         "percent",
         "reason",
         "attempts",
+        "sending_until",
         "retries",
         "library_paths",
         "torrent",

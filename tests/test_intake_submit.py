@@ -122,7 +122,7 @@ def test_targets_are_tidied():
 def test_a_send_with_no_recorded_outcome_is_found_on_putio_not_sent_again(service, emulator, putio):
     record, _ = service.ledger.receive(parse_link(MAGNET), target="/", origin="api")
     # The request reached put.io, then we died before writing its answer down.
-    service.ledger.attempt(record.id)
+    service.ledger.attempt(record.id, lease=-1)  # a sender that died
     putio.add_transfer(MAGNET)
     done = service.submit(record.id)
     assert done.state == "submitted" and len(emulator.transfers) == 1
@@ -135,7 +135,7 @@ def test_recover_settles_interrupted_sends_with_one_listing(service, emulator, p
         record, _ = service.ledger.receive(
             parse_link(f"magnet:?xt=urn:btih:{hash_}"), target="/", origin="x"
         )
-        service.ledger.attempt(record.id)
+        service.ledger.attempt(record.id, lease=-1)  # a sender that died
         putio.add_transfer(f"magnet:?xt=urn:btih:{hash_}")
     never_sent, _ = service.ledger.receive(parse_link(MAGNET), target="/", origin="x")
     emulator.reset_stats()
@@ -195,3 +195,35 @@ def test_folder_resolver_creates_once_and_remembers(putio, emulator):
     assert emulator.stats["requests"] == 0
     assert emulator.path_of(first) == "/TV/Shows"
     assert folders.folder_id("/") == 0
+
+
+def test_a_failed_torrent_added_again_as_a_magnet_is_sent_as_a_magnet(service, emulator, tmp_path):
+    data = make_torrent(tmp_path, {"Film.2021.mkv": b"x" * 5000})
+    record, _ = service.ledger.receive(parse_torrent(data, "f.torrent"), target="/", origin="x")
+    service.ledger.transition(record.id, "failed", reason="dead")
+    again, created = service.add(parse_link(f"magnet:?xt=urn:btih:{infohash(data)}"), origin="y")
+    assert created and again.id == record.id and again.state == "submitted"
+    assert service.get(record.id).kind == "magnet"
+    (transfer,) = emulator.transfers.values()
+    assert transfer.source.startswith("magnet:")
+
+
+def test_a_row_another_process_is_sending_is_left_to_it(service, emulator):
+    record, _ = service.ledger.receive(parse_link(MAGNET), target="/", origin="cli")
+    assert service.ledger.attempt(record.id)  # `putbridge add` in another process holds it
+    assert not service.ledger.attempt(record.id)
+    assert service.submit(record.id).state == "received"
+    assert emulator.transfers == {}
+    service.ledger.release(record.id)  # it gave up (put.io down): we may send it now
+    assert service.submit(record.id).state == "submitted" and len(emulator.transfers) == 1
+
+
+def test_recover_resends_unsure_rows_put_io_never_got_without_asking_again(service, emulator):
+    record, _ = service.ledger.receive(parse_link(MAGNET), target="/", origin="x")
+    service.ledger.attempt(record.id, lease=-1)  # sent, then we died; put.io never got it
+    assert service.recover() == 1
+    assert service.get(record.id).attempts == 0
+    emulator.reset_stats()
+    service.submit(record.id)
+    assert emulator.stats["by_route"].get("GET /transfers/list") is None
+    assert len(emulator.transfers) == 1

@@ -209,7 +209,7 @@ def test_a_send_in_flight_is_not_mistaken_for_a_hand_started_transfer(parts, emu
     monitor.check_once()  # the first poll sets the adoption mark
     url = "https://files.example.com/Some.Film.2020.1080p.mkv"
     record, _ = service.ledger.receive(parse_link(url), target="/", origin="api")
-    service.ledger.attempt(record.id)
+    service.ledger.attempt(record.id, lease=-1)  # a sender that died
     putio.add_transfer(url)  # put.io has it; our answer is not recorded yet
     monitor.check_once()
     assert [r.id for r in service.ledger.list()] == [record.id]  # not adopted as a new row
@@ -243,3 +243,49 @@ def test_a_failed_transfer_retried_by_hand_on_putio_is_followed_again(parts, emu
     emulator.clock.advance(3600)
     monitor.check_once()
     assert service.get(record.id).state == "in_library"
+
+
+def test_one_transfer_whose_files_vanished_does_not_block_the_others(parts, emulator, monkeypatch):
+    service, make_monitor, _notifier, _library = parts
+    monitor = make_monitor()
+    older, _ = service.add(parse_link(MAGNET), origin="api")
+    newer, _ = service.add(
+        parse_link(MAGNET.replace(HASH, "f" * 40).replace("Some", "Other")), origin="x"
+    )
+    emulator.clock.advance(3600)
+    real = TransferMonitor._to_library
+
+    def delete_first(self, record):
+        if record.id == newer.id and record.file_id in emulator.files:
+            emulator.delete_file(record.file_id)  # removed on put.io before we synced it
+        return real(self, record)
+
+    monkeypatch.setattr(TransferMonitor, "_to_library", delete_first)
+    monitor.check_once()
+    assert service.get(older.id).state == "in_library"
+    vanished = service.get(newer.id)
+    assert vanished.state == "failed" and "removed from put.io" in vanished.reason
+    assert monitor.last_error is None  # put.io answered: health stays green
+
+
+def test_a_full_sync_overtaken_by_a_transfer_keeps_the_transfers_files(parts, emulator):
+    service, make_monitor, _notifier, _library = parts
+    monitor = make_monitor()
+    library = monitor.library
+    record, _ = service.add(parse_link(MAGNET), origin="api")
+    monitor.check_once()
+    fired = []
+
+    def progress(step, done, total):
+        # The full sync has its listing; now the transfer completes and the monitor writes it.
+        if step == "listing put.io" and total is not None and not fired:
+            fired.append(1)
+            emulator.clock.advance(3600)
+            monitor.check_once()
+
+    library.sync_all(progress=progress)
+    done = service.get(record.id)
+    assert fired and done.state == "in_library" and done.library_paths
+    assert all(Path(p).exists() for p in done.library_paths)
+    library.sync_all()  # the next full sync plans with the transfer in its listing
+    assert all(Path(p).exists() for p in done.library_paths)

@@ -225,6 +225,10 @@ class BlackholeWatcher:
         if stuck:
             log.warning("blackhole %s: still running after %.1fs: %s", self.root, timeout, stuck)
 
+    def running(self) -> bool:
+        """Whether any of its threads still runs (after stop(): one that outlived the wait)."""
+        return any(t.is_alive() for t in self._threads)
+
     def is_alive(self) -> bool:
         """True while the observer, the scanner and every worker run."""
         threads = [self._observer, *self._threads] if self._observer is not None else []

@@ -28,7 +28,7 @@ from putbridge.errors import (
 )
 from putbridge.intake.sources import Source, normalize_url
 from putbridge.putio import PutioClient, Transfer
-from putbridge.transfers import TransferLedger, TransferRecord
+from putbridge.transfers import IllegalTransition, TransferLedger, TransferRecord
 
 log = logging.getLogger("putbridge.intake")
 
@@ -147,7 +147,8 @@ class TransferService:
         target = check_target(target) if target else self.default_target
         record, created = self.ledger.receive(source, target=target, origin=origin)
         if created:
-            log.info("received %s (%s) from %s -> %s", record.name, record.key, origin, target)
+            # The name, not the key: a URL's key may hold a tracker passkey.
+            log.info("received %s (%s) from %s -> %s", record.name, record.kind, origin, target)
         elif record.state == "received":  # ours, not sent yet: a retry, not news
             log.debug("transfer %d is waiting to be sent: %s", record.id, record.name)
         else:
@@ -155,7 +156,7 @@ class TransferService:
         if record.state == "received":
             if wait:
                 record = self.submit(record.id)
-            else:
+            elif created or not self._is_queued(record.id):  # a repeat does not jump a backoff
                 self._schedule(record.id, 0.0, 0)
         return record, created
 
@@ -192,14 +193,18 @@ class TransferService:
             except IntakeError as err:
                 self.ledger.transition(record.id, "failed", reason=str(err), detail=str(err))
                 raise
-            self.ledger.attempt(record.id)
+            if not self.ledger.attempt(record.id, lease=self._lease()):
+                log.debug("transfer %d is being sent by another process", record.id)
+                return self.ledger.get(record.id)
             try:
                 transfer = self._send(record, parent_id)
             except NotFound as err:  # the target folder went away: find or make it again
+                self.ledger.release(record.id)
                 self.folders.forget()
                 raise TransientError(f"put.io lost the target folder: {err}") from err
             except PutioError as err:
                 if not is_permanent(err):
+                    self.ledger.release(record.id)
                     raise
                 reason = f"put.io refused it: {err.error_message or err}"
                 self.ledger.transition(record.id, "failed", reason=reason, detail=reason)
@@ -222,7 +227,14 @@ class TransferService:
             record.url or "", save_parent_id=parent_id, callback_url=self.callback_url
         )
 
+    def _lease(self) -> float:
+        """How long a claim holds: the longest one send can take (rate-limit waits included)."""
+        return self.client.max_rate_limit_wait + 2 * self.client.timeout + 30
+
     def _submitted(self, record: TransferRecord, transfer: Transfer, how: str) -> TransferRecord:
+        current = self.ledger.get(record.id)
+        if current is not None and current.state != "received":
+            return current  # another sender (another process) recorded it first
         other = self.ledger.by_putio_id(transfer.id)
         if other is not None and other.id != record.id:
             # put.io answered with a transfer another row already follows (it merges equal
@@ -230,15 +242,19 @@ class TransferService:
             reason = f"the same put.io transfer as transfer {other.id}"
             log.info("transfer %d (%s): %s", record.id, record.name, reason)
             return self.ledger.transition(record.id, "cancelled", reason=reason, detail=reason)
-        done = self.ledger.transition(
-            record.id,
-            "submitted",
-            putio_id=transfer.id,
-            putio_status=transfer.status,
-            torrent=None,
-            attempts=0,
-            detail=how,
-        )
+        try:
+            done = self.ledger.transition(
+                record.id,
+                "submitted",
+                putio_id=transfer.id,
+                putio_status=transfer.status,
+                torrent=None,
+                attempts=0,
+                sending_until=None,
+                detail=how,
+            )
+        except IllegalTransition:  # recorded by another process a moment ago
+            return self.ledger.get(record.id)
         log.info(
             "transfer %d %s as put.io transfer %d: %s", record.id, how, transfer.id, record.name
         )
@@ -260,11 +276,14 @@ class TransferService:
             transfers = list(self.client.iter_transfers())
             for record in unsure:
                 found = next((t for t in transfers if matches(record, t)), None)
-                if found is not None:
-                    with self._stripes[record.id % _STRIPES]:
-                        current = self.ledger.get(record.id)
-                        if current is not None and current.state == "received":
-                            self._submitted(current, found, "found on put.io after a restart")
+                with self._stripes[record.id % _STRIPES]:
+                    current = self.ledger.get(record.id)
+                    if current is None or current.state != "received":
+                        continue
+                    if found is not None:
+                        self._submitted(current, found, "found on put.io after a restart")
+                    else:  # never reached put.io: send it as new, without asking again
+                        self.ledger.update(record.id, attempts=0, sending_until=None)
         queued = 0
         for record in self.ledger.list(states=["received"]):
             self._schedule(record.id, 0.0, 0)
@@ -290,8 +309,16 @@ class TransferService:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
 
+    def running(self) -> bool:
+        """Whether any worker still runs (after stop(): one that outlived the wait)."""
+        return any(t.is_alive() for t in self._threads)
+
     def is_alive(self) -> bool:
         return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def _is_queued(self, record_id: int) -> bool:
+        with self._cond:
+            return self._queued[record_id] > 0
 
     def pending(self) -> int:
         with self._cond:

@@ -82,10 +82,14 @@ class LibrarySync:
         self.store = store
         self.libraries = libraries
         self.links = links
+        # Bumped by every sync_subtree: a full sync whose listing is older than a partial sync's
+        # writes must not remove them (it applies without removals instead).
+        self._partial_syncs = 0
 
     def sync_all(self, *, dry_run: bool = False, progress: Progress | None = None) -> SyncReport:
         """One full sync of every library. A put.io failure while listing changes nothing."""
         started, before = time.monotonic(), self.client.request_count
+        partial_syncs_seen = self._partial_syncs
         files: list[File] = []
         for file in self.client.iter_files(parent_id=-1):
             files.append(file)
@@ -129,10 +133,16 @@ class LibrarySync:
 
             if not dry_run:  # a run that dies half-way must not leave "nothing to do" behind
                 self._forget_fingerprints([library])
-            result = self._apply(library, plan, dry_run=dry_run, partial=False, progress=writing)
+            # A transfer synced since our listing began: its files are newer than our plan.
+            overtaken = self._partial_syncs != partial_syncs_seen
+            if overtaken:
+                log.info("%s: a transfer arrived during this sync; removals wait", library.path)
+            result = self._apply(
+                library, plan, dry_run=dry_run, partial=overtaken, progress=writing
+            )
             del plan  # one library's plan in memory at a time
             report.results.append(result)
-            if not dry_run and not result.failed and not result.conflicts:
+            if not dry_run and not overtaken and not result.failed and not result.conflicts:
                 self.store.set_meta(_fingerprint_key(library), fingerprint)
         report.requests = self.client.request_count - before
         report.seconds = time.monotonic() - started
@@ -140,6 +150,7 @@ class LibrarySync:
 
     def sync_subtree(self, folder_id: int) -> SyncReport:
         """Add or update what lies under one put.io folder (or that one file) in every library."""
+        self._partial_syncs += 1  # before listing: a full sync running now sees it at apply
         started, before = time.monotonic(), self.client.request_count
         files = self._ancestors(folder_id) + self._subtree(folder_id)
         tree = PutioTree(files)
