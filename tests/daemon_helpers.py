@@ -3,6 +3,7 @@ service on a free port, waiting with a timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -10,9 +11,25 @@ from pathlib import Path
 
 from putbridge import tomlfile
 from putbridge.config import BlackholeSettings, LibrarySettings, Settings
+from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from tests.conftest import TEST_TOKEN
 
 API_KEY = "test-api-key-3c9d1f"
+
+
+@contextlib.contextmanager
+def live_emulator(transfer_speed: float = 500_000_000):
+    """The emulator on a real clock (transfers progress by themselves, callbacks are sent),
+    served on a free port, with an empty /Movies."""
+    emu = Emulator(token=TEST_TOKEN, clock=RealClock(), transfer_speed=transfer_speed)
+    emu.add_folder("Movies")
+    server = EmulatorServer(emu)
+    server.start()
+    try:
+        yield emu, server
+    finally:
+        server.stop()
+        emu.close()
 
 
 def free_port() -> int:

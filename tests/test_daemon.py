@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from putbridge.intake.sources import parse_link
 from putbridge.service import Service
 from tests.conftest import TEST_TOKEN
-from tests.daemon_helpers import API_KEY, daemon_settings, drop, wait_for
+from tests.daemon_helpers import API_KEY, daemon_settings, drop, live_emulator, wait_for
 from tests.factories import infohash, make_torrent
 
 
@@ -20,14 +19,9 @@ def magnet(n: int, *, size: int = 50_000_000) -> str:
 
 @pytest.fixture
 def live():
-    """The emulator on a real clock (transfers progress by themselves, callbacks are sent)."""
-    emu = Emulator(token=TEST_TOKEN, clock=RealClock(), transfer_speed=500_000_000)
-    emu.add_folder("Movies")
-    server = EmulatorServer(emu)
-    server.start()
-    yield emu, server
-    server.stop()
-    emu.close()
+    """The emulator on a real clock (see live_emulator)."""
+    with live_emulator() as (emu, server):
+        yield emu, server
 
 
 def strm_files(tmp_path):

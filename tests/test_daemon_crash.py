@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from tests.conftest import TEST_TOKEN
-from tests.daemon_helpers import daemon_settings, drop, wait_for, write_config
+from tests.daemon_helpers import daemon_settings, drop, live_emulator, wait_for, write_config
 from tests.factories import infohash, make_torrent
 
 PUTBRIDGE = str(Path(sys.executable).with_name("putbridge"))
@@ -21,13 +20,9 @@ PUTBRIDGE = str(Path(sys.executable).with_name("putbridge"))
 
 @pytest.fixture
 def live():
-    emu = Emulator(token=TEST_TOKEN, clock=RealClock(), transfer_speed=2_000_000_000)
-    emu.add_folder("Movies")
-    server = EmulatorServer(emu)
-    server.start()
-    yield emu, server
-    server.stop()
-    emu.close()
+    """The emulator on a real clock (see live_emulator)."""
+    with live_emulator(transfer_speed=2_000_000_000) as (emu, server):
+        yield emu, server
 
 
 def start_daemon(config: Path, log: Path) -> subprocess.Popen:

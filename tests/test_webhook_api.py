@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import secrets
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -17,38 +16,18 @@ from putbridge.errors import IntakeError, PutioError, TransientError
 from putbridge.logs import REDACTED, register_secret
 from tests.conftest import TEST_TOKEN
 from tests.factories import infohash, make_torrent
-from tests.webhook_fakes import HASH, MAGNET, FakeTransfers, assert_error
-from webhook import create_app
+from tests.webhook_fakes import (  # noqa: F401 - fixtures are used by name
+    HASH,
+    MAGNET,
+    FakeTransfers,
+    anon,
+    app,
+    assert_error,
+    client,
+    key,
+    transfers,
+)
 from webhook.api import MAX_BODY_BYTES, normalize_target
-
-
-@pytest.fixture
-def key() -> str:
-    return secrets.token_urlsafe(32)
-
-
-@pytest.fixture
-def transfers() -> FakeTransfers:
-    return FakeTransfers()
-
-
-@pytest.fixture
-def app(transfers, key):
-    return create_app(transfers=transfers, api_key=key, callback_secret=secrets.token_urlsafe(24))
-
-
-@pytest.fixture
-def client(app, key):
-    """A test client that sends the right key."""
-    c = app.test_client()
-    c.environ_base["HTTP_X_API_KEY"] = key
-    return c
-
-
-@pytest.fixture
-def anon(app):
-    return app.test_client()
-
 
 # ---- submissions --------------------------------------------------------------------------
 

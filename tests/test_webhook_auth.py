@@ -4,42 +4,21 @@ and that the API is closed when no key is configured."""
 from __future__ import annotations
 
 import logging
-import secrets
 
 import pytest
 
-from tests.webhook_fakes import MAGNET, FakeTransfers, assert_error
+from tests.webhook_fakes import (  # noqa: F401 - fixtures are used by name
+    MAGNET,
+    FakeTransfers,
+    anon,
+    app,
+    assert_error,
+    client,
+    key,
+    transfers,
+)
 from webhook import create_app
 from webhook.api import MAX_BODY_BYTES
-
-
-@pytest.fixture
-def key() -> str:
-    return secrets.token_urlsafe(32)
-
-
-@pytest.fixture
-def transfers() -> FakeTransfers:
-    return FakeTransfers()
-
-
-@pytest.fixture
-def app(transfers, key):
-    return create_app(transfers=transfers, api_key=key, callback_secret=secrets.token_urlsafe(24))
-
-
-@pytest.fixture
-def client(app, key):
-    """A test client that sends the right key."""
-    c = app.test_client()
-    c.environ_base["HTTP_X_API_KEY"] = key
-    return c
-
-
-@pytest.fixture
-def anon(app):
-    return app.test_client()
-
 
 # ---- the key ------------------------------------------------------------------------------
 

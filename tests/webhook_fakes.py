@@ -7,35 +7,18 @@ the end-to-end tests run the real service.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 
-@dataclass(frozen=True)
-class FakeRecord:
-    id: int
-    key: str
-    kind: str
-    name: str
-    target: str
-    origin: str
-    state: str = "received"
-    created_at: float = field(default_factory=time.time)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key": self.key,
-            "kind": self.kind,
-            "name": self.name,
-            "target": self.target,
-            "origin": self.origin,
-            "state": self.state,
-            "created_at": self.created_at,
-        }
+from putbridge.transfers import TransferRecord
+from webhook import create_app
 
 
 @dataclass(frozen=True)
@@ -51,7 +34,7 @@ class FakeTransfers:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.records: dict[int, FakeRecord] = {}
+        self.records: dict[int, TransferRecord] = {}
         self.adds: list[Added] = []
         self.lists: list[tuple[int, list[str] | None]] = []
         self.gets: list[int] = []
@@ -61,7 +44,7 @@ class FakeTransfers:
 
     def add(
         self, source: Any, *, target: str | None = None, origin: str, wait: bool = True
-    ) -> tuple[FakeRecord, bool]:
+    ) -> tuple[TransferRecord, bool]:
         with self._lock:
             self.adds.append(Added(source, target, origin, wait))
             if self.fail is not None:
@@ -69,18 +52,20 @@ class FakeTransfers:
             for record in self.records.values():
                 if record.key == source.key:
                     return record, False
-            record = FakeRecord(
+            record = TransferRecord(
                 id=len(self.records) + 1,
                 key=source.key,
                 kind=source.kind,
                 name=source.name,
                 target=target or self.default_target,
                 origin=origin,
+                state="received",
+                created_at=time.time(),
             )
             self.records[record.id] = record
             return record, True
 
-    def get(self, record_id: int) -> FakeRecord | None:
+    def get(self, record_id: int) -> TransferRecord | None:
         if self.fail is not None:
             raise self.fail
         if not 0 <= record_id < 2**63:
@@ -88,7 +73,9 @@ class FakeTransfers:
         self.gets.append(record_id)
         return self.records.get(record_id)
 
-    def list(self, *, limit: int = 100, states: Iterable[str] | None = None) -> list[FakeRecord]:
+    def list(
+        self, *, limit: int = 100, states: Iterable[str] | None = None
+    ) -> list[TransferRecord]:
         wanted = list(states) if states is not None else None
         self.lists.append((limit, wanted))
         records = sorted(self.records.values(), key=lambda r: r.id, reverse=True)
@@ -102,10 +89,7 @@ class FakeTransfers:
         self.poked.set()
 
     def set_state(self, record_id: int, state: str) -> None:
-        record = self.records[record_id]
-        self.records[record_id] = FakeRecord(
-            record.id, record.key, record.kind, record.name, record.target, record.origin, state
-        )
+        self.records[record_id] = dataclasses.replace(self.records[record_id], state=state)
 
 
 HASH = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
@@ -119,3 +103,34 @@ def assert_error(resp, status: int) -> str:
     assert body["status"] == status and isinstance(body["error"], str) and body["error"]
     assert "Traceback" not in resp.get_data(as_text=True)
     return body["error"]
+
+
+# Fixtures shared by the web-layer test modules (imported there by name).
+
+
+@pytest.fixture
+def key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def transfers() -> FakeTransfers:
+    return FakeTransfers()
+
+
+@pytest.fixture
+def app(transfers, key):
+    return create_app(transfers=transfers, api_key=key, callback_secret=secrets.token_urlsafe(24))
+
+
+@pytest.fixture
+def client(app, key):
+    """A test client that sends the right key."""
+    c = app.test_client()
+    c.environ_base["HTTP_X_API_KEY"] = key
+    return c
+
+
+@pytest.fixture
+def anon(app):
+    return app.test_client()
