@@ -23,6 +23,7 @@ from putbridge.errors import (
     TransientError,
 )
 from putbridge.intake import blackhole as bh
+from putbridge.intake import watching
 from putbridge.intake.blackhole import BlackholeWatcher
 from putbridge.intake.dropfiles import free_name, is_drop_name
 from tests.factories import infohash, make_torrent
@@ -190,7 +191,7 @@ def test_falls_back_to_polling_without_inotify(make_watcher, hole, monkeypatch, 
     def no_inotify():
         raise OSError(24, "inotify instance limit reached")
 
-    monkeypatch.setattr(bh, "Observer", no_inotify)
+    monkeypatch.setattr(watching, "Observer", no_inotify)
     add = FakeAdd()
     watcher = make_watcher(add, poll_interval=0.1)
     assert watcher.is_alive() and isinstance(watcher._observer, PollingObserver)

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
@@ -39,6 +37,7 @@ from putbridge.errors import ConfigError, IntakeError, PutioError, RateLimited, 
 from putbridge.intake.dropfiles import is_drop_name, move_aside, shown
 from putbridge.intake.sources import Source, read_drop
 from putbridge.intake.submit import is_permanent
+from putbridge.intake.watching import Waker, start_observer
 
 log = logging.getLogger("putbridge.blackhole")
 
@@ -57,36 +56,6 @@ class _Drop:
     next_try: float = 0.0
     busy: bool = False  # a worker (or scan_now) has it
     handled: bool = False  # tried at least once: scan_now stops waiting for it
-
-
-class _ShutdownNoise(logging.Filter):
-    """watchdog's inotify emitter logs an ERROR when stopped while reading, a benign race at
-    shutdown (gorakhargosh/watchdog#963): not an error for putbridge's users."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "called when the thread is inactive" not in record.getMessage()
-
-
-class _Waker(FileSystemEventHandler):
-    """Runs in watchdog's thread: only wakes the scanner, never does work there."""
-
-    def __init__(self, wake: threading.Event, quiet: list[Path], placed: set[Path]) -> None:
-        self._wake = wake
-        self._quiet = tuple(f"{folder}{os.sep}" for folder in quiet)
-        self._placed = placed
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):  # our own reads
-            return
-        paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
-        if all(p.startswith(self._quiet) for p in paths):  # only in processed/, failed/
-            return
-        if event.event_type == "moved" and not event.is_directory:
-            dest = os.fsdecode(event.dest_path)
-            if not dest.startswith(self._quiet) and is_drop_name(os.path.basename(dest)):
-                # Renamed into place: the writer is done with it, no waiting for it to settle.
-                self._placed.add(Path(dest))
-        self._wake.set()
 
 
 class BlackholeWatcher:
@@ -165,32 +134,13 @@ class BlackholeWatcher:
         )
 
     def _start_observer(self) -> BaseObserver:
-        if not self.settings.polling:
-            inotify_log = logging.getLogger("watchdog.observers.inotify")
-            if not any(isinstance(f, _ShutdownNoise) for f in inotify_log.filters):
-                inotify_log.addFilter(_ShutdownNoise())
-            try:
-                # One recursive watch, so that a drop moved to processed/ is a paired move:
-                # watchdog holds an unpaired IN_MOVED_FROM 0.5 s, and later events wait behind it.
-                return self._observe(Observer(), [(self.root, True)])
-            except OSError as err:  # out of inotify instances or watches (common in containers)
-                log.warning(
-                    "blackhole %s: inotify unavailable (%s); polling instead", self.root, err
-                )
-        # A poll stats every file watched: only the folders drops are taken from.
-        observer = PollingObserver(timeout=self.settings.poll_interval)
-        return self._observe(observer, [(folder, False) for folder, _ in self._folders])
-
-    def _observe(self, observer: BaseObserver, watches: list[tuple[Path, bool]]) -> BaseObserver:
-        handler = _Waker(self._wake, [self.root / PROCESSED, self.root / FAILED], self._placed)
-        try:
-            for path, recursive in watches:
-                observer.schedule(handler, str(path), recursive=recursive)
-            observer.start()
-        except BaseException:
-            observer.stop()
-            raise
-        return observer
+        return start_observer(
+            self.root,
+            [folder for folder, _ in self._folders],
+            Waker(self._wake, [self.root / PROCESSED, self.root / FAILED], self._placed),
+            polling=self.settings.polling,
+            poll_interval=self.settings.poll_interval,
+        )
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)

@@ -1,0 +1,87 @@
+"""The watchdog side of a blackhole: an observer (inotify, or polling) whose handler only wakes
+the watcher's scanner and notes drops renamed into place; never any work in watchdog's thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from putbridge.intake.dropfiles import is_drop_name
+
+log = logging.getLogger("putbridge.blackhole")
+
+
+class _ShutdownNoise(logging.Filter):
+    """watchdog's inotify emitter logs an ERROR when stopped while reading, a benign race at
+    shutdown (gorakhargosh/watchdog#963): not an error for putbridge's users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+class Waker(FileSystemEventHandler):
+    """Runs in watchdog's thread: only wakes the scanner, never does work there."""
+
+    def __init__(self, wake: threading.Event, quiet: list[Path], placed: set[Path]) -> None:
+        self._wake = wake
+        self._quiet = tuple(f"{folder}{os.sep}" for folder in quiet)
+        self._placed = placed
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):  # our own reads
+            return
+        paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
+        if all(p.startswith(self._quiet) for p in paths):  # only in processed/, failed/
+            return
+        if event.event_type == "moved" and not event.is_directory:
+            dest = os.fsdecode(event.dest_path)
+            if not dest.startswith(self._quiet) and is_drop_name(os.path.basename(dest)):
+                # Renamed into place: the writer is done with it, no waiting for it to settle.
+                self._placed.add(Path(dest))
+        self._wake.set()
+
+
+def start_observer(
+    root: Path,
+    folders: list[Path],
+    handler: FileSystemEventHandler,
+    *,
+    polling: bool,
+    poll_interval: float,
+) -> BaseObserver:
+    """A started observer sending ``root``'s events to ``handler``: inotify unless ``polling``
+    (or inotify is unavailable), then a PollingObserver over ``folders`` only."""
+    if not polling:
+        inotify_log = logging.getLogger("watchdog.observers.inotify")
+        if not any(isinstance(f, _ShutdownNoise) for f in inotify_log.filters):
+            inotify_log.addFilter(_ShutdownNoise())
+        try:
+            # One recursive watch, so that a drop moved to processed/ is a paired move:
+            # watchdog holds an unpaired IN_MOVED_FROM 0.5 s, and later events wait behind it.
+            return _observe(Observer(), handler, [(root, True)])
+        except OSError as err:  # out of inotify instances or watches (common in containers)
+            log.warning("blackhole %s: inotify unavailable (%s); polling instead", root, err)
+    # A poll stats every file watched: only the folders drops are taken from.
+    return _observe(
+        PollingObserver(timeout=poll_interval), handler, [(folder, False) for folder in folders]
+    )
+
+
+def _observe(
+    observer: BaseObserver, handler: FileSystemEventHandler, watches: list[tuple[Path, bool]]
+) -> BaseObserver:
+    try:
+        for path, recursive in watches:
+            observer.schedule(handler, str(path), recursive=recursive)
+        observer.start()
+    except BaseException:
+        observer.stop()
+        raise
+    return observer
