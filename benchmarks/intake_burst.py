@@ -1,44 +1,48 @@
-"""Intake burst: the daemon's blackhole and web API under a burst vs a naive one-at-a-time loop.
+"""Intake burst: `putbridge run` taking a burst of drops and webhook calls vs a naive loop.
 
-An in-process emulator (real clock, no faults, LATENCY seconds per request) and a putbridge
-Service (one blackhole, the web API) in this process. At once: DROPS files (70% .magnet, 30%
-.torrent made by torf) plus DUPLICATES (half magnets of dropped torrents, half repeated magnets
-under other names) land in the blackhole, written to a hidden temp name and renamed into place;
-and WEBHOOK_CALLS POST /api/transfers from 32 threads (80% new magnets, 20% of dropped hashes).
-Latency is from the drop's rename (or the call being sent) to the emulator creating the transfer
-(its created_at: the wall clock), for each unique hash, by whichever input came first. Then the
-naive baseline: one thread lists the folder and, file by file, calls add_transfer/upload_torrent
-against a fresh emulator, no dedupe, the same drops (no webhook: it has no web API).
+The emulator runs here (real clock, no faults, LATENCY s per request, nothing completes), and
+`putbridge run` in its own process with one blackhole and the web API. At once: DROPS files (70%
+.magnet, 30% .torrent made by torf) plus DUPLICATES (half magnets of dropped torrents, half the
+same magnets renamed) are renamed into the blackhole from hidden temp files (--direct: written in
+place), and WEBHOOK_CALLS POST /api/transfers from 32 threads (20% hashes also dropped). Latency:
+from the rename (or the call) to the emulator's created_at, per unique hash, from the input that
+brought it first; the daemon's "taken" log lines split a drop's time in two. Baseline: one thread
+lists the folder and, file by file, calls PutioClient.add_transfer/upload_torrent (no dedupe).
 
 Targets: drop-to-transfers/add p99 under 1 s; transfers created = unique inputs; 0 files left in
 the blackhole; 0 lost drops.
 
     python benchmarks/intake_burst.py [--drops 1000] [--duplicates 200] [--webhook-calls 500]
-        [--latency 0] [--stable-seconds S]
+        [--latency 0] [--stable-seconds S] [--direct]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import os
 import random
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
+import psutil
 import requests
 import torf
-from _common import TOKEN, PeakRss
+from _common import TOKEN
 
-from putbridge.config import BlackholeSettings, Settings
+from putbridge import tomlfile
+from putbridge.config import BlackholeSettings
 from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from putbridge.putio import PutioClient
-from putbridge.service import Service
 
+PUTBRIDGE = str(Path(sys.executable).with_name("putbridge"))
 API_KEY = "bench-api-key-0123456789"
 Drop = tuple[str, bytes, str]  # (file name, content, lowercase hex info-hash)
 
@@ -48,10 +52,8 @@ def magnet(key: str, name: str) -> str:
 
 
 def make_inputs(tmp: Path, drops: int, duplicates: int, calls: int) -> tuple[list[Drop], list]:
-    """Shuffled drops (with duplicates) and webhook (magnet, hash) pairs; torrents made by torf."""
-    rng = random.Random(4)
-    torrents = drops * 3 // 10
-    out: list[Drop] = []
+    """Shuffled drops (duplicates included) and webhook (magnet, hash) pairs."""
+    rng, torrents, out = random.Random(4), drops * 3 // 10, []
     for n in range(torrents):
         payload = tmp / "payload" / f"Show.{n}.S01E01.720p.WEB.mkv"
         payload.parent.mkdir(parents=True, exist_ok=True)
@@ -61,56 +63,44 @@ def make_inputs(tmp: Path, drops: int, duplicates: int, calls: int) -> tuple[lis
         out.append((f"Show.{n}.S01E01.torrent", torrent.dump(), torrent.infohash.lower()))
     for n in range(drops - torrents):
         key = hashlib.sha1(f"drop {n}".encode()).hexdigest()
-        text = magnet(key, f"Film.Number.{n}.2020.1080p.mkv")
-        out.append((f"Film.Number.{n}.2020.magnet", text.encode(), key))
-    firsts = list(out)
+        out.append((f"Film.{n}.2020.magnet", magnet(key, f"Film.{n}.2020.mkv").encode(), key))
+    originals = list(out)
     for n in range(duplicates):
         if n % 2 and torrents:  # the magnet of a dropped .torrent: the same info-hash
-            name, _, key = rng.choice(firsts[:torrents])
+            name, _, key = rng.choice(originals[:torrents])
             out.append((f"dup-{n}-{name}.magnet", magnet(key, name).encode(), key))
         else:  # the same magnet again under another name
-            name, data, key = rng.choice(firsts[torrents:])
+            name, data, key = rng.choice(originals[torrents:])
             out.append((f"dup-{n}-{name}", data, key))
     rng.shuffle(out)
-    dropped_magnets = [(d.decode(), k) for n, d, k in firsts if n.endswith(".magnet")]
+    dropped = [(d.decode(), k) for n, d, k in originals if n.endswith(".magnet")]
     hooks = []
     for n in range(calls):
-        if n % 5 == 4:
-            hooks.append(rng.choice(dropped_magnets))
-        else:
-            key = hashlib.sha1(f"webhook {n}".encode()).hexdigest()
-            hooks.append((magnet(key, f"Hooked.Film.{n}.2021.mkv"), key))
+        key = hashlib.sha1(f"hook {n}".encode()).hexdigest()
+        hooks.append(rng.choice(dropped) if n % 5 == 4 else (magnet(key, f"Hook.{n}.mkv"), key))
     rng.shuffle(hooks)
     return out, hooks
 
 
-def write_drops(folder: Path, drops: list[Drop], first: dict[str, float]) -> None:
-    """Each drop to a hidden temp name, then renamed into place: its drop time is the rename."""
+def write_drops(folder: Path, drops: list[Drop], first: dict, direct: bool = False) -> None:
+    """Each drop to a hidden temp name, then renamed into place (or written in place)."""
     for name, data, key in drops:
-        part = folder / f".{name}.part"
-        part.write_bytes(data)
-        os.replace(part, folder / name)
+        path = folder / name if direct else folder / f".{name}.part"
+        path.write_bytes(data)
+        if not direct:
+            os.replace(path, folder / name)
         first.setdefault(key, time.time())
 
 
-class Taken(logging.Handler):
-    """When the blackhole took each drop (its "taken NAME" log line): for the time breakdown."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.at: dict[str, float] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("taken ") and record.args:
-            self.at.setdefault(str(record.args[0]), record.created)
+def p99(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, int(0.99 * len(values)))] if values else 1e9
 
 
 def pct(values: list[float]) -> str:
     if not values:
         return "n/a"
-    ordered = sorted(values)
-    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return f"p50 {at(0.5) * 1000:6.0f}  p99 {at(0.99) * 1000:6.0f}  max {ordered[-1] * 1000:6.0f} ms"
+    s = sorted(values)
+    return f"p50 {s[len(s) // 2] * 1e3:6.0f}  p99 {p99(s) * 1e3:6.0f}  max {s[-1] * 1e3:6.0f} ms"
 
 
 def created_by_hash(emu: Emulator) -> tuple[dict[str, float], int]:
@@ -136,94 +126,122 @@ def wait_for(predicate, timeout: float) -> bool:
 
 
 def new_emulator(latency: float) -> tuple[Emulator, EmulatorServer]:
-    # transfer_speed 1 byte/s: nothing completes during the run, as on put.io (minutes).
-    emu = Emulator(token=TOKEN, clock=RealClock(), latency=latency, transfer_speed=1.0)
+    emu = Emulator(token=TOKEN, clock=RealClock(), latency=latency, transfer_speed=1e-3)
     emu.add_folder("Movies")
     return emu, EmulatorServer(emu).start()
 
 
+def start_daemon(tmp: Path, server: EmulatorServer, stable: float | None) -> tuple:
+    """`putbridge run` with one blackhole, once healthy: (process, base URL, blackhole, log)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    hole = {"path": str(tmp / "blackhole"), "target": "/Movies"}
+    hole.update({"stable_seconds": stable} if stable is not None else {})
+    config = {
+        "putio": {"token": TOKEN, "api_url": server.api_url, "upload_url": server.upload_url},
+        "server": {"listen": base[7:], "public_url": base, "api_key": API_KEY, "callback": False},
+        "state": {"dir": str(tmp / "state")},
+        "transfers": {"target": "/Movies"},
+        "blackhole": [hole],
+    }
+    tomlfile.write_private(tmp / "putbridge.toml", tomlfile.dumps(config))
+    log = tmp / "daemon.log"
+    with log.open("wb") as stderr:
+        cmd = [PUTBRIDGE, "--config", str(tmp / "putbridge.toml"), "run"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"putbridge run exited:\n{log.read_text()[-2000:]}")
+        try:
+            return requests.get(f"{base}/health", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    if not wait_for(healthy, 30):
+        proc.kill()
+        raise SystemExit("putbridge run did not become healthy")
+    return proc, base, Path(hole["path"]), log
+
+
+def read_log(log: Path) -> tuple[dict[str, float], list[str]]:
+    """When the daemon took each drop ("taken NAME (..." lines) and what it warned about (not
+    waitress's "Task queue depth": 32 callers on its threads, as expected)."""
+    taken, complaints = {}, []
+    for line in log.read_text(errors="replace").splitlines():
+        stamp, sep, rest = line.partition(" INFO putbridge.blackhole: taken ")
+        if sep:
+            when = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            taken.setdefault(rest.split(" (")[0], when)
+        elif (" WARNING " in line or " ERROR " in line) and "waitress.queue" not in line:
+            complaints.append(line)
+    return taken, complaints
+
+
 def run_ours(tmp: Path, args, drops: list[Drop], hooks: list) -> dict:
     emu, server = new_emulator(args.latency)
-    settings = Settings()
-    settings.putio.token = TOKEN
-    settings.putio.api_url, settings.putio.upload_url = server.api_url, server.upload_url
-    settings.server.listen, settings.server.api_key = "127.0.0.1:0", API_KEY
-    settings.server.public_url = "http://127.0.0.1:9"
-    settings.state.dir = str(tmp / "state")
-    settings.transfers.target = "/Movies"
-    hole = BlackholeSettings(path=str(tmp / "blackhole"), target="/Movies")
-    if args.stable_seconds is not None:
-        hole.stable_seconds = args.stable_seconds
-    settings.blackhole = [hole]
-    folder = Path(hole.path)
-    taken = Taken()
-    bh_log = logging.getLogger("putbridge.blackhole")
-    bh_log.setLevel(logging.INFO)
-    bh_log.addHandler(taken)
-    local = threading.local()
-    sessions: list[requests.Session] = []
+    answers: list[float] = []
     first: dict[str, float] = {}
     hook_first: dict[str, float] = {}
-    answers: list[float] = []
 
-    def call(url: str, key: str) -> int:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.headers["X-Api-Key"] = API_KEY
-            sessions.append(local.session)
-        sent = time.time()
-        hook_first.setdefault(key, sent)
-        reply = local.session.post(f"{base}/api/transfers", json={"url": url}, timeout=30)
+    def call(url: str, key: str) -> int:  # a connection each, as from many Sonarrs
+        hook_first.setdefault(key, sent := time.time())
+        body, headers = {"url": url}, {"X-Api-Key": API_KEY}
+        reply = requests.post(f"{base}/api/transfers", json=body, headers=headers, timeout=60)
         answers.append(time.time() - sent)
         return reply.status_code
 
     unique = {k for _, _, k in drops} | {k for _, k in hooks}
+    proc = None
     try:
-        with PeakRss() as rss, Service(settings) as service, ThreadPoolExecutor(32) as pool:
-            base = service.base_url
-            emu.reset_stats()
+        proc, base, folder, log = start_daemon(tmp, server, args.stable_seconds)
+        daemon = psutil.Process(proc.pid)
+        idle, cpu = daemon.memory_info().rss / 2**20, sum(daemon.cpu_times()[:2])
+        emu.reset_stats()
+        with ThreadPoolExecutor(32) as pool:
             started = time.time()
             futures = [pool.submit(call, url, key) for url, key in hooks]
-            write_drops(folder, drops, first)
+            write_drops(folder, drops, first, args.direct)
             statuses = [f.result() for f in futures]
-            settled = wait_for(
-                lambda: len(emu.transfers) >= len(unique)
-                and not drop_files(folder)
-                and not service.transfers.pending(),
-                timeout=90,
-            )
-            time.sleep(0.5)  # room for a late duplicate to show itself
-            stats = emu.stats
-            created, count = created_by_hash(emu)
+        settled = wait_for(lambda: len(emu.transfers) >= len(unique) and not drop_files(folder), 90)
+        time.sleep(0.5)  # room for a late duplicate to show itself
+        stats, (created, count) = emu.stats, created_by_hash(emu)
+        cpu = sum(daemon.cpu_times()[:2]) - cpu
+        with open(f"/proc/{proc.pid}/status") as status:  # VmHWM: the peak RSS, in kB
+            peak = next(int(ln.split()[1]) for ln in status if ln.startswith("VmHWM")) / 1024
     finally:
-        bh_log.removeHandler(taken)
-        for session in sessions:
-            session.close()
+        if proc is not None:
+            proc.terminate()
+            if not wait_for(lambda: proc.poll() is not None, 15):
+                proc.kill()
+                proc.wait()
         server.stop()
         emu.close()
     for key, sent in hook_first.items():
         first[key] = min(first.get(key, sent), sent)
     by_drop = {k for _, _, k in drops if first[k] < hook_first.get(k, float("inf"))}
-    names = {name: key for name, _, key in drops}
-    taken_lat = [t - first[names[n]] for n, t in taken.at.items() if names.get(n) in by_drop]
+    bringer: dict[str, str] = {}  # the file that brought each hash first (written in order)
+    for name, _, key in drops:
+        if key in by_drop:
+            bringer.setdefault(key, name)
+    taken, complaints = read_log(log)
+    took = {k: taken[n] for k, n in bringer.items() if n in taken}
+    where = ("", "processed", "failed")
+    vanished = [n for n, _, _ in drops if not any((folder / d / n).exists() for d in where)]
     return {
-        "stable": hole.stable_seconds,
-        "settled": settled,
+        **{"settled": settled, "answers": answers, "statuses": statuses, "unique": len(unique)},
         "drop": [created[k] - first[k] for k in by_drop if k in created],
         "hook": [created[k] - first[k] for k in unique - by_drop if k in created],
-        "taken": taken_lat,
-        "answers": answers,
-        "statuses": statuses,
-        "unique": len(unique),
+        "waited": [t - first[k] for k, t in took.items()],
+        "sent": [created[k] - t for k, t in took.items() if k in created],
         "created": count,
         "wall": max(created.values(), default=started) - started,
         "left": len(drop_files(folder)),
         "processed": len(drop_files(folder / "processed")),
         "failed": len([n for n in drop_files(folder / "failed") if not n.endswith(".reason")]),
-        "lost": len({k for _, _, k in drops} - created.keys())
-        + sum(1 for n, _, _ in drops if not any((folder / d / n).exists() for d in ("", "processed", "failed"))),
-        "stats": stats,
-        "rss": (rss.peak, rss.baseline),
+        "lost": len({k for _, _, k in drops} - created.keys()) + len(vanished),
+        **{"stats": stats, "rss": (idle, peak), "cpu": cpu, "complaints": complaints},
     }
 
 
@@ -233,11 +251,11 @@ def run_naive(tmp: Path, args, drops: list[Drop]) -> dict:
     folder = tmp / "naive"
     (folder / "processed").mkdir(parents=True)
     first: dict[str, float] = {}
-    writer = threading.Thread(target=write_drops, args=(folder, drops, first))
-    started = time.time()
+    writer = threading.Thread(target=write_drops, args=(folder, drops, first, args.direct))
     try:
         with PutioClient(TOKEN, api_url=server.api_url, upload_url=server.upload_url) as client:
             parent = emu.file_by_path("/Movies")
+            started = time.time()
             writer.start()
             done, deadline = 0, time.monotonic() + 90
             while done < len(drops) and time.monotonic() < deadline:
@@ -256,13 +274,9 @@ def run_naive(tmp: Path, args, drops: list[Drop]) -> dict:
         server.stop()
         emu.close()
     keys = {k for _, _, k in drops}
-    return {
-        "drop": [created[k] - first[k] for k in keys if k in created],
-        "created": count,
-        "unique": len(keys),
-        "wall": time.time() - started,
-        "stats": stats,
-    }
+    drop = [created[k] - first[k] for k in keys if k in created]
+    wall = max(created.values()) - started
+    return {"drop": drop, "created": count, "unique": len(keys), "wall": wall, "stats": stats}
 
 
 def main() -> None:
@@ -271,10 +285,9 @@ def main() -> None:
     parser.add_argument("--duplicates", type=int, default=200)
     parser.add_argument("--webhook-calls", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--stable-seconds", type=float, default=None, help="default: the config's")
+    parser.add_argument("--stable-seconds", type=float, default=None, help="default: config's")
+    parser.add_argument("--direct", action="store_true", help="write drops in place, no rename")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger().handlers[0].setLevel(logging.WARNING)
 
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -285,49 +298,58 @@ def main() -> None:
         naive = run_naive(tmp, args, drops)
 
     torrents = sum(1 for n, _, _ in drops if n.endswith(".torrent"))
+    stable = args.stable_seconds
+    default = f"{BlackholeSettings('').stable_seconds:g} (default)"
     print(
-        f"inputs: {len(drops)} drops ({torrents} .torrent, {len(drops) - torrents} .magnet, "
-        f"{args.duplicates} of them duplicates) + {len(hooks)} webhook calls (32 threads, 20% "
-        f"hashes also dropped) = {ours['unique']} unique; torf made them in {made:.1f} s"
+        f"inputs: {len(drops)} drops ({torrents} .torrent, {len(drops) - torrents} .magnet; "
+        f"{args.duplicates} duplicates) + {len(hooks)} webhook calls (32 threads, 20% hashes "
+        f"also dropped) = {ours['unique']} unique hashes; torf made them in {made:.1f} s"
     )
     print(
-        f"emulator latency {args.latency * 1000:.0f} ms/request; blackhole stable_seconds "
-        f"{ours['stable']:g}" + ("" if args.stable_seconds is not None else " (the default)")
+        f"emulator latency {args.latency * 1000:.0f} ms/request; drops "
+        f"{'written in place' if args.direct else 'renamed into place'}; blackhole "
+        f"stable_seconds {default if stable is None else stable}"
     )
-    print(f"{'':34}{'latency to transfers/add (first input of each hash)':>54}")
-    print(f"{'putbridge: drop (rename)':34}{pct(ours['drop']):>54}")
-    print(f"{'  of which drop -> taken':34}{pct(ours['taken']):>54}")
-    print(f"{'putbridge: webhook call sent':34}{pct(ours['hook']):>54}")
-    print(f"{'  webhook HTTP answer':34}{pct(ours['answers']):>54}")
-    print(f"{'naive loop: drop (rename)':34}{pct(naive['drop']):>54}")
+    print(f"{'to transfers/add, per unique hash':34}{'from its first input':>54}")
+    for label, values in [
+        ("putbridge: drop", ours["drop"]),
+        ("  drop -> taken by the blackhole", ours["waited"]),
+        ("  taken -> transfer created", ours["sent"]),
+        ("putbridge: webhook call sent", ours["hook"]),
+        ("  webhook HTTP answer", ours["answers"]),
+        ("naive loop: drop", naive["drop"]),
+    ]:
+        print(f"{label:34}{pct(values):>54}")
     codes = {c: ours["statuses"].count(c) for c in sorted(set(ours["statuses"]))}
-    print(f"webhook answers by status: {codes}")
     ok = ours["created"] == ours["unique"] and ours["settled"]
     print(
-        f"transfers created: putbridge {ours['created']} (unique inputs {ours['unique']}: "
-        f"{'PASS' if ok else 'FAIL'}); naive {naive['created']} for {naive['unique']} unique "
-        f"dropped hashes ({naive['created'] - naive['unique']} duplicates on put.io)"
+        f"transfers created: putbridge {ours['created']} for {ours['unique']} unique inputs "
+        f"({'PASS' if ok else 'FAIL'}; webhook answers {codes}); naive {naive['created']} for "
+        f"{naive['unique']} unique drops ({naive['created'] - naive['unique']} duplicates)"
+    )
+    clean = ours["left"] == 0 and ours["lost"] == 0
+    print(
+        f"blackhole after: {ours['left']} left, {ours['processed']} in processed/, "
+        f"{ours['failed']} in failed/; lost drops {ours['lost']} ({'PASS' if clean else 'FAIL'})"
+    )
+    mine, theirs = p99(ours["drop"]), p99(naive["drop"])
+    print(
+        f"drop p99 {mine:.2f} s (target < 1 s: {'PASS' if mine < 1 else 'FAIL'}); "
+        f"naive {theirs:.2f} s; ours/naive {mine / theirs:.2f}x"
     )
     print(
-        f"blackhole after: {ours['left']} left (target 0), {ours['processed']} in processed/, "
-        f"{ours['failed']} in failed/; lost drops {ours['lost']} (target 0): "
-        + ("PASS" if ours["left"] == 0 and ours["lost"] == 0 else "FAIL")
-    )
-    p99 = sorted(ours["drop"])[int(0.99 * len(ours["drop"]))] if ours["drop"] else float("inf")
-    ratio = sorted(naive["drop"])[int(0.99 * len(naive["drop"]))] / p99
-    print(
-        f"drop p99 {p99:.2f} s (target < 1 s: {'PASS' if p99 < 1 else 'FAIL'}); the naive loop's "
-        f"p99 is {ratio:.1f}x ours"
-    )
-    print(
-        f"wall time: putbridge {ours['wall']:.2f} s burst start -> last transfer; naive "
-        f"{naive['wall']:.2f} s"
+        f"wall, burst start -> last transfer: putbridge {ours['wall']:.2f} s "
+        f"(drops and webhook calls), naive {naive['wall']:.2f} s (drops only)"
     )
     for label, run in (("putbridge", ours), ("naive", naive)):
         routes = ", ".join(f"{r} {n}" for r, n in sorted(run["stats"]["by_route"].items()))
-        print(f"put.io requests ({label}): {run['stats']['requests']}: {routes}")
-    peak, baseline = ours["rss"]
-    print(f"peak RSS {peak:.0f} MB ({peak - baseline:+.0f} MB; emulator + service + clients)")
+        print(f"put.io requests, {label}: {run['stats']['requests']} ({routes})")
+    idle, peak = ours["rss"]
+    print(
+        f"putbridge run: {ours['cpu']:.1f} CPU seconds in the burst; RSS {idle:.0f} MB idle, "
+        f"{peak:.0f} MB peak; {len(ours['complaints'])} warnings/errors logged"
+    )
+    print("".join(f"  {line[:160]}\n" for line in ours["complaints"][:3]), end="")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from putbridge.config import TransferSettings
 from putbridge.errors import NotFound, PutbridgeError, ShuttingDown
-from putbridge.intake.submit import matches
+from putbridge.intake.submit import keys_of
 from putbridge.putio import PutioClient, Transfer
 from putbridge.store import Store
 from putbridge.transfers import WATCHED_STATES, TransferLedger, TransferRecord
@@ -25,6 +25,8 @@ from putbridge.transfers import WATCHED_STATES, TransferLedger, TransferRecord
 log = logging.getLogger("putbridge.transfers")
 
 _ADOPT_AFTER_KEY = "transfers.adopt_after_id"
+# The least time between the starts of two polls, however many callbacks arrive.
+MIN_GAP = 0.5
 
 
 class Notifier(Protocol):
@@ -69,6 +71,8 @@ class TransferMonitor:
         self._clock = clock
         self._on_poll = on_poll or (lambda: None)
         self._wake = threading.Event()
+        self._poke = False  # wake() was called: poll soon
+        self._hurry = False  # hurry() was called: poll at the active pace
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_ok: float | None = None  # clock time of the last poll put.io answered
@@ -88,7 +92,15 @@ class TransferMonitor:
             self._thread.join(timeout)
 
     def wake(self) -> None:
-        """Poll now (a callback arrived, or a transfer was just submitted)."""
+        """Poll now (put.io called back): at once, or MIN_GAP after the last poll began, so a
+        burst of callbacks is one poll."""
+        self._poke = True
+        self._wake.set()
+
+    def hurry(self) -> None:
+        """A transfer was just sent: poll at the active pace from now on (no extra poll: a
+        transfer just added has nothing to report yet)."""
+        self._hurry = True
         self._wake.set()
 
     def is_alive(self) -> bool:
@@ -98,6 +110,8 @@ class TransferMonitor:
         failures = 0
         while not self._stopping.is_set():
             self._wake.clear()
+            self._poke = self._hurry = False
+            began = self._clock()
             try:
                 active = self.check_once()
                 failures = 0
@@ -113,7 +127,21 @@ class TransferMonitor:
             except Exception:
                 log.exception("transfer monitor: unexpected error")
                 interval = self.settings.poll_idle
-            self._wake.wait(interval)
+            self._wait(began, interval)
+
+    def _wait(self, began: float, interval: float) -> None:
+        """Until ``began + interval``, brought forward by wake() or hurry()."""
+        due = began + interval
+        while not self._stopping.is_set():
+            remaining = due - self._clock()
+            if remaining <= 0 or not self._wake.wait(remaining):
+                return
+            self._wake.clear()
+            if self._poke:
+                due = min(due, began + MIN_GAP)
+            elif self._hurry:
+                due = min(due, began + self.settings.poll_active)
+            self._poke = self._hurry = False
 
     # -- one poll --------------------------------------------------------------------------
 
@@ -160,13 +188,12 @@ class TransferMonitor:
         after = int(mark)
         # Ours, but put.io's answer is not written down yet (a send in flight, or one a crash
         # interrupted): the submitter links those, they are not someone else's.
-        sending = self.ledger.list(states=["received"])
+        sending = {record.key for record in self.ledger.list(states=["received"])}
+        known = self.ledger.putio_ids()  # one query, not one per transfer
         for transfer in transfers.values():
-            if transfer.id <= after and transfer.is_terminal:
+            if transfer.id in known or (transfer.id <= after and transfer.is_terminal):
                 continue
-            if self.ledger.by_putio_id(transfer.id) is not None:
-                continue
-            if any(matches(record, transfer) for record in sending):
+            if sending and sending & keys_of(transfer):
                 continue
             key = f"btih:{transfer.hash.lower()}" if transfer.hash else f"putio:{transfer.id}"
             if self.ledger.adopt(

@@ -40,6 +40,8 @@ from putbridge.transfers import TransferLedger
 log = logging.getLogger("putbridge.service")
 
 API_KEY_FILE = "api_key"
+# Threads sending drops of one blackhole: most of a send is waiting on put.io.
+BLACKHOLE_WORKERS = 8
 _CALLBACK_SECRET_KEY = "callback.secret"
 
 
@@ -188,7 +190,7 @@ class Service:
                 default_target=settings.transfers.target,
                 callback_url=callback_url(settings, self.store),
                 workers=self.submit_workers,
-                on_submitted=self.monitor.wake,
+                on_submitted=self.monitor.hurry,
                 on_poke=self.monitor.wake,
             )
             signer = LinkSigner(load_or_create_secret(Path(settings.state.dir)))
@@ -212,7 +214,9 @@ class Service:
             self.monitor.start()
             self._stoppers.append(self.monitor.stop)
             for blackhole in settings.blackhole:
-                watcher = BlackholeWatcher(blackhole, self._blackhole_add(blackhole.path))
+                watcher = BlackholeWatcher(
+                    blackhole, self._blackhole_add(blackhole.path), workers=BLACKHOLE_WORKERS
+                )
                 watcher.start()
                 self.blackholes.append(watcher)
                 self._stoppers.append(watcher.stop)

@@ -148,6 +148,10 @@ class TransferLedger:
             params.append(int(limit))
         return [TransferRecord.from_row(row) for row in self.store.query(sql, tuple(params))]
 
+    def putio_ids(self) -> set[int]:
+        rows = self.store.query("SELECT putio_id FROM transfers WHERE putio_id IS NOT NULL")
+        return {row["putio_id"] for row in rows}
+
     def counts(self) -> dict[str, int]:
         rows = self.store.query("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state")
         return {row["state"]: row["n"] for row in rows}

@@ -160,11 +160,13 @@ def test_a_drop_renamed_into_place_is_taken_without_waiting_to_settle(make_watch
     add = FakeAdd()
     make_watcher(add, stable_seconds=30)  # a file written in place would wait 30 s
     drop(hole, "renamed.magnet", magnet(1))
-    (hole / "in-place.magnet").write_text(magnet(2))
-    wait_for(lambda: add.keys == [f"btih:{1:040x}"], timeout=5, what="the renamed drop")
-    time.sleep(0.3)
-    assert add.keys == [f"btih:{1:040x}"]  # the one written in place is still settling
-    assert (hole / "in-place.magnet").exists()
+    with open(hole / "in-place.magnet", "w") as still_open:  # being written: not closed yet
+        still_open.write(magnet(2))
+        still_open.flush()
+        wait_for(lambda: add.keys == [f"btih:{1:040x}"], timeout=5, what="the renamed drop")
+        time.sleep(0.3)
+        assert add.keys == [f"btih:{1:040x}"]  # the one still open is left to settle
+        assert (hole / "in-place.magnet").exists()
 
 
 def test_startup_scan_takes_what_is_already_there(make_watcher, hole):
@@ -188,7 +190,7 @@ def test_polling_mode(make_watcher, hole):
 
 
 def test_falls_back_to_polling_without_inotify(make_watcher, hole, monkeypatch, caplog):
-    def no_inotify():
+    def no_inotify(**options):
         raise OSError(24, "inotify instance limit reached")
 
     monkeypatch.setattr(watching, "Observer", no_inotify)
@@ -564,3 +566,19 @@ def test_shutting_down_leaves_the_drop_quietly(make_watcher, hole, caplog):
     # A later look (after retry_base) submits it.
     wait_for(lambda: watcher.scan_now(timeout=1) and (hole / "processed" / "s.magnet").exists())
     assert len(add.calls) == 2
+
+
+def test_a_drop_closed_after_writing_is_taken_without_waiting_to_settle(make_watcher, hole):
+    add = FakeAdd()
+    make_watcher(add, stable_seconds=30)  # without the close event it would wait 30 s
+    (hole / "written.magnet").write_text(magnet(5))  # written in place, as Sonarr does
+    wait_for(lambda: add.keys == [f"btih:{5:040x}"], timeout=5, what="the closed drop")
+
+
+def test_a_drop_moved_in_from_another_folder_is_taken_at_once(make_watcher, hole, tmp_path):
+    add = FakeAdd()
+    make_watcher(add, stable_seconds=30)
+    outside = tmp_path / "elsewhere.magnet"
+    outside.write_text(magnet(6))
+    os.replace(outside, hole / "moved-in.magnet")
+    wait_for(lambda: add.keys == [f"btih:{6:040x}"], timeout=5, what="the moved-in drop")

@@ -98,7 +98,9 @@ class BlackholeWatcher:
         self._settled = threading.Condition(self._lock)
         self._move_lock = threading.Lock()  # choosing a free name and moving there: one step
         self._drops: dict[Path, _Drop] = {}
-        self._placed: set[Path] = set()  # renamed into place (watchdog's thread adds to it)
+        # Drops renamed into place or closed after writing (watchdog's thread adds them), with
+        # how long they must then keep their size: no waiting out stable_seconds for those.
+        self._placed: dict[Path, float] = {}
         self._hold_until = 0.0  # after a transient error nothing is submitted before this
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -262,12 +264,15 @@ class BlackholeWatcher:
         with self._lock:
             for path in [p for p, d in self._drops.items() if p not in found and not d.busy]:
                 del self._drops[path]
-            placed = {p for p in list(self._placed) if p in found}
-            self._placed.difference_update(placed)
+            # Only those this pass found: one renamed in after the listing waits for the next.
+            placed = {p: self._placed.pop(p) for p in list(self._placed) if p in found}
+            if len(self._placed) > 10_000:  # events for files gone before any pass saw them
+                self._placed.clear()
             for path, (target, sig) in found.items():
                 drop = self._drops.get(path)
-                # A file renamed into place counts as settled already; others from this pass.
-                since = t0 - self._stable if path in placed else t1
+                since = t1  # settled from this pass on, unless it was renamed in or closed
+                if path in placed:
+                    since = t0 - self._stable + min(placed[path], self._stable)
                 if drop is None or (drop.sig != sig and not drop.busy):
                     rel = shown(os.path.relpath(path, self.root))
                     self._drops[path] = _Drop(path, rel, target, sig, since)

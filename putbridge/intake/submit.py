@@ -89,17 +89,22 @@ class FolderResolver:
             self._ids = {"/": 0}
 
 
+def keys_of(transfer: Transfer) -> set[str]:
+    """The ledger keys a put.io transfer answers to: its info-hash, its source URL."""
+    keys = set()
+    if transfer.hash:
+        keys.add(f"btih:{transfer.hash.lower()}")
+    if transfer.source and not transfer.source.lower().startswith("magnet:"):
+        try:
+            keys.add(f"url:{normalize_url(transfer.source)}")
+        except PutbridgeError:
+            pass
+    return keys
+
+
 def matches(record: TransferRecord, transfer: Transfer) -> bool:
     """Is this put.io transfer the one this row asked for?"""
-    kind, _, value = record.key.partition(":")
-    if kind == "btih":
-        return (transfer.hash or "").lower() == value
-    if kind == "url" and transfer.source:
-        try:
-            return normalize_url(transfer.source) == value
-        except PutbridgeError:
-            return False
-    return False
+    return record.key in keys_of(transfer)
 
 
 class TransferService:
@@ -273,9 +278,9 @@ class TransferService:
         waiting = self.ledger.list(states=["received"])
         unsure = [record for record in waiting if record.attempts > 0]
         if unsure:
-            transfers = list(self.client.iter_transfers())
+            index = {key: t for t in self.client.iter_transfers() for key in keys_of(t)}
             for record in unsure:
-                found = next((t for t in transfers if matches(record, t)), None)
+                found = index.get(record.key)
                 with self._stripes[record.id % _STRIPES]:
                     current = self.ledger.get(record.id)
                     if current is None or current.state != "received":

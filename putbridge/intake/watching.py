@@ -17,6 +17,10 @@ from putbridge.intake.dropfiles import is_drop_name
 
 log = logging.getLogger("putbridge.blackhole")
 
+# How long a drop closed after writing must keep its size before it is taken (a writer that
+# appends in several open/close rounds with longer pauses is caught by stable_seconds instead).
+CLOSED_GRACE = 0.2
+
 
 class _ShutdownNoise(logging.Filter):
     """watchdog's inotify emitter logs an ERROR when stopped while reading, a benign race at
@@ -29,7 +33,7 @@ class _ShutdownNoise(logging.Filter):
 class Waker(FileSystemEventHandler):
     """Runs in watchdog's thread: only wakes the scanner, never does work there."""
 
-    def __init__(self, wake: threading.Event, quiet: list[Path], placed: set[Path]) -> None:
+    def __init__(self, wake: threading.Event, quiet: list[Path], placed: dict[Path, float]) -> None:
         self._wake = wake
         self._quiet = tuple(f"{folder}{os.sep}" for folder in quiet)
         self._placed = placed
@@ -40,11 +44,12 @@ class Waker(FileSystemEventHandler):
         paths = [os.fsdecode(p) for p in (event.src_path, event.dest_path) if p]
         if all(p.startswith(self._quiet) for p in paths):  # only in processed/, failed/
             return
-        if event.event_type == "moved" and not event.is_directory:
-            dest = os.fsdecode(event.dest_path)
-            if not dest.startswith(self._quiet) and is_drop_name(os.path.basename(dest)):
-                # Renamed into place: the writer is done with it, no waiting for it to settle.
-                self._placed.add(Path(dest))
+        if event.event_type in ("moved", "closed") and not event.is_directory:
+            # Renamed into place: the writer is done with it. Closed after writing: done unless
+            # it reopens the file soon, so a short look at its size still follows.
+            path = os.fsdecode(event.dest_path if event.event_type == "moved" else event.src_path)
+            if path and not path.startswith(self._quiet) and is_drop_name(os.path.basename(path)):
+                self._placed[Path(path)] = 0.0 if event.event_type == "moved" else CLOSED_GRACE
         self._wake.set()
 
 
@@ -65,13 +70,22 @@ def start_observer(
         try:
             # One recursive watch, so that a drop moved to processed/ is a paired move:
             # watchdog holds an unpaired IN_MOVED_FROM 0.5 s, and later events wait behind it.
-            return _observe(Observer(), handler, [(root, True)])
+            # Full events: a drop moved in from another folder is a move with a destination
+            # (taken at once), not a bare creation.
+            return _observe(_inotify_observer(), handler, [(root, True)])
         except OSError as err:  # out of inotify instances or watches (common in containers)
             log.warning("blackhole %s: inotify unavailable (%s); polling instead", root, err)
     # A poll stats every file watched: only the folders drops are taken from.
     return _observe(
         PollingObserver(timeout=poll_interval), handler, [(folder, False) for folder in folders]
     )
+
+
+def _inotify_observer() -> BaseObserver:
+    try:
+        return Observer(generate_full_events=True)
+    except TypeError:  # not inotify (another OS): its observer has no such option
+        return Observer()
 
 
 def _observe(

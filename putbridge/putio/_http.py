@@ -18,6 +18,7 @@ from typing import Any, Self
 from urllib.parse import urlencode
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from putbridge import __version__
 from putbridge.errors import AuthError, NotFound, PutioError, RateLimited, TransientError
@@ -68,7 +69,7 @@ class HttpCore:
         self.api_url = api_url.rstrip("/")
         self.upload_url = upload_url.rstrip("/")
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _pooled_session()
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_rate_limit_wait = max_rate_limit_wait
@@ -357,3 +358,13 @@ def _decode(resp: requests.Response, what: str) -> dict[str, Any]:
             status_code=resp.status_code,
         )
     return body
+
+
+def _pooled_session() -> requests.Session:
+    """A session whose connection pool fits the daemon's threads (blackhole and submit
+    workers, the monitor, the sync): requests' default keeps 10 and warns past them."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
