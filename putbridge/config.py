@@ -26,7 +26,7 @@ CONFIG_FILENAME = "putbridge.toml"
 ENV_PREFIX = "PUTBRIDGE_"
 # Keys whose values are secrets: registered for log redaction as soon as they are read, kept out
 # of reprs and error messages, shown redacted by `putbridge config`.
-SECRET_KEYS = frozenset({"token", "api_key"})
+SECRET_KEYS = frozenset({"token", "api_key", "password"})
 _POSITIVE = {"positive": True}
 _NOT_NEGATIVE = {"not_negative": True}
 
@@ -142,7 +142,20 @@ class MediaServerSettings:
     kind: str
     url: str
     token: str = field(default="", repr=False)
+    # Kodi's web server login (HTTP Basic).
+    username: str = ""
+    password: str = field(default="", repr=False)
+    # A label for logs and `putbridge test-scan --server` (default: the kind).
+    name: str = ""
+    # Bridge path prefix -> the same folder as this server sees it (longest prefix wins).
     path_map: dict[str, str] = field(default_factory=dict)
+    # Only these sections/libraries (by title); [] = all of them.
+    libraries: list[str] = field(default_factory=list)
+    # Jellyfin/Emby: "partial" tells the server which folders changed; "full" refreshes it all.
+    mode: str = "partial"
+    timeout: float = field(default=10.0, metadata=_POSITIVE)
+    # Kodi: VideoLibrary.Clean after files were removed.
+    clean: bool = False
 
 
 @dataclass
@@ -166,6 +179,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("library", "links"): ("bridge", "proxy", "direct", "hls"),
     ("mediaserver", "kind"): ("plex", "jellyfin", "emby", "kodi"),
     ("blackhole", "after"): ("move", "delete"),
+    ("mediaserver", "mode"): ("partial", "full"),
     ("transfers", "follow"): ("all", "ours"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
 }

@@ -1,0 +1,83 @@
+"""The MediaServer interface: one class per kind (Plex, Jellyfin, Emby, Kodi), each able to say
+whether it is reachable (``check``) and to rescan given folders (``scan``).
+
+Folders handed to ``scan`` are already as the server sees them: ``map_path`` turns a bridge path
+into a server path through the ``path_map`` of its settings (a Docker container often mounts the
+library elsewhere than putbridge does).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import requests
+
+from putbridge.config import MediaServerSettings
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: str  # one line a person reads
+    roots: list[str]  # library root folders as the server sees them
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    ok: bool
+    detail: str
+    deferred: bool = False  # the server is busy scanning that library: ask again later
+
+
+class MediaServer(ABC):
+    """A media server putbridge tells about new files. Subclasses set ``kind``."""
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self, settings: MediaServerSettings, *, session: requests.Session | None = None
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name or settings.kind
+        self._owns_session = session is None
+        self.session = session if session is not None else requests.Session()
+
+    def map_path(self, path: str) -> str:
+        """A bridge path as this server sees it: the longest ``path_map`` prefix (whole path
+        components only) replaced; a path no prefix covers is returned as it is."""
+        best = ""
+        for prefix in self.settings.path_map:
+            clean = prefix.rstrip("/") or "/"
+            if (path == clean or path.startswith(clean.rstrip("/") + "/")) and len(clean) > len(
+                best
+            ):
+                best = clean
+        if not best:
+            return path
+        target = self.settings.path_map.get(best) or self.settings.path_map.get(best + "/", "")
+        rest = path[len(best) :].lstrip("/")
+        return posixpath.join(target.rstrip("/") or "/", rest) if rest else target.rstrip("/") or "/"
+
+    @abstractmethod
+    def check(self) -> CheckResult:
+        """Reachable, authenticated, and which library roots it has. Never raises for a server
+        that is down or refuses the credentials: ``ok`` is False and ``detail`` says why."""
+
+    @abstractmethod
+    def scan(self, folders: list[str], *, removed: bool = False) -> ScanResult:
+        """Rescan these server-side folders. Raises MediaServerError when the server is down or
+        refuses (the notifier tries again later)."""
+
+    @abstractmethod
+    def locate(self, folder: str) -> str:
+        """Which section or source holds a server-side folder (for `putbridge test-scan`)."""
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, url={self.settings.url!r})"
