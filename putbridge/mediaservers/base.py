@@ -48,18 +48,17 @@ class MediaServer(ABC):
     def map_path(self, path: str) -> str:
         """A bridge path as this server sees it: the longest ``path_map`` prefix (whole path
         components only) replaced; a path no prefix covers is returned as it is."""
-        best = ""
-        for prefix in self.settings.path_map:
-            clean = prefix.rstrip("/") or "/"
-            if (path == clean or path.startswith(clean.rstrip("/") + "/")) and len(clean) > len(
-                best
-            ):
-                best = clean
-        if not best:
+        best: tuple[str, str] | None = None
+        for prefix, target in self.settings.path_map.items():
+            prefix = prefix.rstrip("/") or "/"
+            inside = path == prefix or path.startswith(prefix.rstrip("/") + "/")
+            if inside and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, target.rstrip("/") or "/")
+        if best is None:
             return path
-        target = self.settings.path_map.get(best) or self.settings.path_map.get(best + "/", "")
-        rest = path[len(best) :].lstrip("/")
-        return posixpath.join(target.rstrip("/") or "/", rest) if rest else target.rstrip("/") or "/"
+        prefix, target = best
+        rest = path[len(prefix) :].lstrip("/")
+        return posixpath.join(target, rest) if rest else target
 
     @abstractmethod
     def check(self) -> CheckResult:
