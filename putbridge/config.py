@@ -135,6 +135,9 @@ class TransferSettings:
     clean: bool = False
     # Full library sync every this many minutes while `putbridge run` runs (one at start).
     sync_interval: float = field(default=360.0, metadata=_POSITIVE)
+    # Media servers get the folders that changed this many seconds after the first change, in
+    # one batch (a burst of completions is one rescan per folder, not one per file).
+    scan_debounce: float = field(default=5.0, metadata=_POSITIVE)
 
 
 @dataclass

@@ -32,13 +32,17 @@ MIN_GAP = 0.5
 class Notifier(Protocol):
     """Told which library paths changed (the media-server issue makes it rescan them)."""
 
-    def notify(self, paths: list[Path]) -> None: ...
+    def notify(
+        self, paths: list[Path], *, transfer_id: int | None = None, removed: bool = False
+    ) -> object: ...
 
 
 class LogNotifier:
     """No media server configured: say what would be rescanned."""
 
-    def notify(self, paths: list[Path]) -> None:
+    def notify(
+        self, paths: list[Path], *, transfer_id: int | None = None, removed: bool = False
+    ) -> None:
         if paths:
             log.info("no media server configured: %d new library files not announced", len(paths))
 
@@ -294,7 +298,7 @@ class TransferMonitor:
             record.id, "in_library", library_paths=paths, detail=f"{len(paths)} library files"
         )
         log.info("transfer %d is in the library: %d files (%s)", record.id, len(paths), record.name)
-        self.notifier.notify(paths)
+        self.notifier.notify(paths, transfer_id=record.id)
         if self.settings.clean and record.putio_id is not None:
             self.client.clean_transfers([record.putio_id])
 

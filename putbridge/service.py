@@ -32,7 +32,9 @@ from putbridge.library.links import (
 )
 from putbridge.library.sync import library_sync_from_settings
 from putbridge.logs import register_secret
-from putbridge.monitor import Notifier, TransferMonitor
+from putbridge.mediaservers import make_server
+from putbridge.mediaservers.notifier import ScanNotifier
+from putbridge.monitor import LogNotifier, Notifier, TransferMonitor
 from putbridge.putio import PutioClient
 from putbridge.store import Store
 from putbridge.transfers import TransferLedger
@@ -176,6 +178,8 @@ class Service:
             self._closers.append(self.web_client.close)
             self.library = library_sync_from_settings(settings, self.client, self.store)
             self.ledger = TransferLedger(self.store)
+            if self.notifier is None:
+                self.notifier = self._scan_notifier()
             self.monitor = TransferMonitor(
                 self.client,
                 self.ledger,
@@ -276,6 +280,25 @@ class Service:
 
     # -- parts -----------------------------------------------------------------------------
 
+    def _scan_notifier(self) -> Notifier:
+        """A ScanNotifier over the configured servers (started and stopped with the rest), or
+        the log-only notifier when there are none."""
+        if not self.settings.mediaserver:
+            return LogNotifier()
+        servers = [make_server(entry) for entry in self.settings.mediaserver]
+        for server in servers:
+            self._closers.append(server.close)
+        notifier = ScanNotifier(
+            servers,
+            self.store,
+            roots=[library.path for library in self.settings.library],
+            ledger=self.ledger,
+            debounce=self.settings.transfers.scan_debounce,
+        )
+        notifier.start()
+        self._stoppers.append(notifier.stop)
+        return notifier
+
     def _running_threads(self) -> list[str]:
         parts: list[tuple[str, bool]] = [
             ("full sync", self._sync_thread is not None and self._sync_thread.is_alive())
@@ -341,6 +364,8 @@ class Service:
             return
         self.last_sync = report.summary()
         log.info("full sync: %s", report.summary())
+        removed = any(result.removed for result in report.results)
+        self.notifier.notify(report.changed, removed=removed)
 
     def health(self) -> dict[str, Any]:
         """What GET /health reports: the database, put.io, and that every thread is alive."""
@@ -361,6 +386,12 @@ class Service:
             "ok": self.transfers.is_alive(),
             "detail": f"{self.transfers.pending()} queued",
         }
+        if isinstance(self.notifier, ScanNotifier):
+            pending = sum(self.notifier.pending().values())
+            checks["scans"] = {
+                "ok": self.notifier.is_alive(),
+                "detail": f"{pending} folders waiting to be rescanned",
+            }
         for watcher in self.blackholes:
             checks[f"blackhole {watcher.settings.path}"] = {
                 "ok": watcher.is_alive(),

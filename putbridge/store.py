@@ -86,6 +86,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX transfer_history_by_transfer ON transfer_history (transfer);
     """,
+    # 4: folders waiting to be rescanned by each media server (so a restart or a server that is
+    # down loses none), with the transfer that asked (0: a sync), and each server's last answer.
+    """
+    CREATE TABLE scan_queue (
+        server    TEXT NOT NULL,
+        folder    TEXT NOT NULL,
+        transfer  INTEGER NOT NULL DEFAULT 0,
+        removed   INTEGER NOT NULL DEFAULT 0,
+        added_at  REAL NOT NULL,
+        attempts  INTEGER NOT NULL DEFAULT 0,
+        next_try  REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (server, folder, transfer)
+    );
+    CREATE TABLE scan_results (
+        server TEXT PRIMARY KEY,
+        at     REAL NOT NULL,
+        ok     INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
 )
 
 

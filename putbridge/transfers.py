@@ -1,6 +1,6 @@
 """The transfer ledger: one row per torrent or URL, and the state machine it moves through.
 
-    received -> submitted -> downloading -> completed -> in_library
+    received -> submitted -> downloading -> completed -> in_library -> scanned
                     \\______________\\______________\\--> failed (with put.io's reason)
                                                        cancelled
 
@@ -29,6 +29,7 @@ STATES = (
     "downloading",
     "completed",
     "in_library",
+    "scanned",
     "failed",
     "cancelled",
 )
@@ -41,7 +42,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "submitted": frozenset({"downloading", "completed", "failed", "cancelled"}),
     "downloading": frozenset({"completed", "failed", "cancelled"}),
     "completed": frozenset({"in_library", "failed", "cancelled"}),
-    "in_library": frozenset(),
+    "in_library": frozenset({"scanned"}),
+    "scanned": frozenset(),
     "failed": frozenset({"received", "downloading", "completed", "cancelled"}),
     "cancelled": frozenset({"received"}),
 }

@@ -24,9 +24,11 @@ MAGNET = f"magnet:?xt=urn:btih:{HASH}&dn=Some.Movie.2020.1080p.mkv&xl=100000000"
 class RecordingNotifier:
     def __init__(self) -> None:
         self.calls: list[list[Path]] = []
+        self.transfer_ids: list[int | None] = []
 
-    def notify(self, paths: list[Path]) -> None:
+    def notify(self, paths: list[Path], *, transfer_id=None, removed=False) -> None:
         self.calls.append(list(paths))
+        self.transfer_ids.append(transfer_id)
 
 
 @pytest.fixture
@@ -68,6 +70,7 @@ def test_a_transfer_goes_from_submitted_to_the_library(parts, emulator):
     strm = [p for p in done.library_paths if p.endswith(".strm")]
     assert strm and Path(strm[0]).is_relative_to(library)
     assert notifier.calls == [[Path(p) for p in done.library_paths]]
+    assert notifier.transfer_ids == [record.id]
     states = [state for state, _at, _ in service.ledger.history(record.id)]
     assert states[0] == "received" and states[-2:] == ["completed", "in_library"]
 

@@ -54,12 +54,12 @@ def test_every_pair_of_states_is_allowed_exactly_as_the_table_says(current, new)
             check_transition(current, new)
 
 
-def test_the_happy_path_is_allowed_and_in_library_is_the_end():
+def test_the_happy_path_is_allowed_and_scanned_is_the_end():
     for current, new in itertools.pairwise(
-        ["received", "submitted", "downloading", "completed", "in_library"]
+        ["received", "submitted", "downloading", "completed", "in_library", "scanned"]
     ):
         check_transition(current, new)
-    assert TRANSITIONS["in_library"] == frozenset()
+    assert TRANSITIONS["scanned"] == frozenset()
     with pytest.raises(IllegalTransition):
         check_transition("bogus", "received")
 

@@ -1,0 +1,214 @@
+"""The scan notifier: which folders, debounced batches per server, kept in SQLite across
+restarts, retried when a server is down, and the transfer marked scanned when all are done."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from putbridge.config import MediaServerSettings
+from putbridge.errors import MediaServerError
+from putbridge.intake.sources import parse_link
+from putbridge.mediaservers import MediaServer, ScanResult
+from putbridge.mediaservers.notifier import (
+    ScanNotifier,
+    last_scan_results,
+    pending_scans,
+    scan_folders,
+)
+from putbridge.store import Store
+from putbridge.transfers import TransferLedger
+
+ROOTS = ["/lib/Movies", "/lib/TV"]
+
+
+class FakeServer(MediaServer):
+    kind = "fake"
+
+    def __init__(self, name="fake", path_map=None):
+        super().__init__(
+            MediaServerSettings(kind="kodi", url="http://x", name=name, path_map=path_map or {})
+        )
+        self.scans: list[tuple[list[str], bool]] = []
+        self.errors: list[Exception] = []
+        self.defer = 0
+
+    def check(self):
+        raise NotImplementedError
+
+    def locate(self, folder):
+        raise NotImplementedError
+
+    def scan(self, folders, *, removed=False):
+        if self.errors:
+            raise self.errors.pop(0)
+        if self.defer:
+            self.defer -= 1
+            return ScanResult(ok=True, detail="busy", deferred=True)
+        self.scans.append((list(folders), removed))
+        return ScanResult(ok=True, detail=f"scanned {len(folders)}")
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1_000_000.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.db") as store:
+        yield store
+
+
+def test_scan_folders_picks_the_movie_or_show_folder():
+    paths = [
+        "/lib/Movies/Heat (1995)/Heat (1995).strm",
+        "/lib/Movies/Heat (1995)/Heat (1995).nfo",
+        "/lib/TV/Show/Season 01/Show - S01E01.strm",
+        "/lib/TV/Show/Season 02/Show - S02E01.strm",
+        "/lib/TV/Show/tvshow.nfo",
+        "/lib/Movies/loose.strm",
+        "/elsewhere/x/y.strm",
+    ]
+    assert scan_folders(paths, ROOTS) == [
+        "/elsewhere/x",
+        "/lib/Movies",  # a file right in the root: the root itself (and Heat inside it goes)
+        "/lib/TV/Show",
+    ]
+    assert scan_folders(["/lib/Movies/A (2000)/a.strm", "/lib/Movies/B (2001)/b.strm"], ROOTS) == [
+        "/lib/Movies/A (2000)",
+        "/lib/Movies/B (2001)",
+    ]
+    assert scan_folders([], ROOTS) == []
+    # A root's name being a prefix of another folder's does not make it its root.
+    assert scan_folders(["/lib/Movies2/C/c.strm"], ROOTS) == ["/lib/Movies2/C"]
+
+
+def test_a_burst_is_one_batch_after_the_debounce(store):
+    clock, server = Clock(), FakeServer()
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=5, now=clock)
+    notifier.notify([f"/lib/Movies/M{n} (2000)/M{n} (2000).strm" for n in range(30)])
+    clock.t += 2
+    notifier.notify(["/lib/Movies/M0 (2000)/M0 (2000).nfo", "/lib/TV/S/Season 01/e.strm"])
+    assert notifier.send_due() == pytest.approx(3, abs=0.01)
+    assert server.scans == []
+    clock.t += 3
+    notifier.send_due()
+    ((folders, removed),) = server.scans
+    assert len(folders) == 31 and "/lib/TV/S" in folders and not removed
+    assert pending_scans(store) == {}
+    assert last_scan_results(store)["fake"][1:] == (True, "scanned 31")
+
+
+def test_each_server_gets_its_mapped_folders(store):
+    clock = Clock()
+    plain, mapped = FakeServer("a"), FakeServer("b", {"/lib": "/data/media"})
+    notifier = ScanNotifier([plain, mapped], store, roots=ROOTS, debounce=1, now=clock)
+    notifier.notify(["/lib/TV/Show/Season 01/e.strm"], removed=True)
+    clock.t += 1
+    notifier.send_due()
+    assert plain.scans == [(["/lib/TV/Show"], True)]
+    assert mapped.scans == [(["/data/media/TV/Show"], True)]
+
+
+def test_a_server_that_is_down_is_retried_with_backoff_and_nothing_is_lost(store):
+    clock, server = Clock(), FakeServer()
+    server.errors = [MediaServerError("connection refused"), MediaServerError("still down")]
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=1, now=clock)
+    notifier.notify(["/lib/Movies/A (2000)/a.strm"])
+    clock.t += 1
+    wait = notifier.send_due()
+    assert 2 <= wait <= 5.01 and server.scans == []
+    assert last_scan_results(store)["fake"][1:] == (False, "connection refused")
+    clock.t += wait
+    wait2 = notifier.send_due()
+    assert wait2 > wait * 1.2 / 2  # the second wait is drawn from a doubled range
+    clock.t += wait2
+    notifier.send_due()
+    assert server.scans == [(["/lib/Movies/A (2000)"], False)]
+    assert pending_scans(store) == {}
+
+
+def test_a_busy_server_is_asked_again_later(store):
+    clock, server = Clock(), FakeServer()
+    server.defer = 1
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=2, now=clock)
+    notifier.notify(["/lib/Movies/A (2000)/a.strm"])
+    clock.t += 2
+    notifier.send_due()
+    assert server.scans == [] and pending_scans(store) == {"fake": 1}
+    notifier.notify(["/lib/Movies/B (2000)/b.strm"])  # gathered while it was busy
+    clock.t += 2
+    notifier.send_due()
+    assert server.scans == [(["/lib/Movies/A (2000)", "/lib/Movies/B (2000)"], False)]
+
+
+def test_pending_scans_survive_a_restart(tmp_path):
+    clock = Clock()
+    with Store(tmp_path / "s.db") as store:
+        ScanNotifier([FakeServer()], store, roots=ROOTS, now=clock).notify(
+            ["/lib/Movies/A (2000)/a.strm"]
+        )
+    server = FakeServer()
+    with Store(tmp_path / "s.db") as store:
+        notifier = ScanNotifier([server], store, roots=ROOTS, debounce=5, now=clock)
+        assert notifier.pending() == {"fake": 1}
+        clock.t += 5
+        notifier.send_due()
+    assert server.scans == [(["/lib/Movies/A (2000)"], False)]
+
+
+def test_a_transfer_is_scanned_once_every_server_has_rescanned_it(store):
+    clock = Clock()
+    ledger = TransferLedger(store)
+    record, _ = ledger.receive(
+        parse_link("magnet:?xt=urn:btih:" + "a" * 40), target="/", origin="t"
+    )
+    for state in ("submitted", "completed", "in_library"):
+        ledger.transition(record.id, state)
+    a, b = FakeServer("a"), FakeServer("b")
+    b.errors = [MediaServerError("down")]
+    notifier = ScanNotifier([a, b], store, roots=ROOTS, ledger=ledger, debounce=1, now=clock)
+    notifier.notify(["/lib/Movies/A (2000)/a.strm"], transfer_id=record.id)
+    clock.t += 1
+    notifier.send_due()
+    assert a.scans and ledger.get(record.id).state == "in_library"  # b has not scanned yet
+    clock.t += 3600
+    notifier.send_due()
+    assert ledger.get(record.id).state == "scanned"
+    assert ledger.history(record.id)[-1][2] == "rescanned by b"
+
+
+def test_no_servers_means_nothing_queued(store):
+    notifier = ScanNotifier([], store, roots=ROOTS)
+    assert notifier.notify(["/lib/Movies/A (2000)/a.strm"]) == ["/lib/Movies/A (2000)"]
+    assert notifier.pending() == {}
+    notifier.start()
+    assert not notifier.is_alive()
+
+
+def test_the_thread_sends_after_the_debounce_and_stops(store):
+    server = FakeServer()
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=0.1)
+    notifier.start()
+    try:
+        started = time.monotonic()
+        notifier.notify(["/lib/Movies/A (2000)/a.strm"])
+        deadline = time.monotonic() + 5
+        while not server.scans and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.scans and time.monotonic() - started >= 0.1
+    finally:
+        notifier.stop()
+    assert not notifier.is_alive()
+
+
+def test_two_servers_with_one_name_are_refused(store):
+    from putbridge.errors import PutbridgeError
+
+    with pytest.raises(PutbridgeError, match="give each a name"):
+        ScanNotifier([FakeServer(), FakeServer()], store)
