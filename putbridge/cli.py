@@ -14,7 +14,7 @@ import click
 
 from putbridge import __version__, config, logs, tomlfile
 from putbridge.cli_common import context_settings, one_line_errors, wait_for_signal
-from putbridge.cli_daemon import add, run, status
+from putbridge.cli_daemon import add, run, status, test_scan
 from putbridge.putio import PutioClient
 
 log = logging.getLogger(__name__)
@@ -273,6 +273,7 @@ def demo(ctx: click.Context, workdir: Path, serve: bool) -> None:
 main.add_command(run)
 main.add_command(add)
 main.add_command(status)
+main.add_command(test_scan)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

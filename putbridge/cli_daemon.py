@@ -112,6 +112,7 @@ def _short(text: str, limit: int = 80) -> str:
 @one_line_errors
 def status(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Whether the daemon runs, and the latest transfers with their states."""
+    from putbridge.mediaservers.notifier import last_scan_results, pending_scans
     from putbridge.service import listen_address, open_store
     from putbridge.transfers import STATES, TransferLedger
     from putbridge.urls import local_base_url
@@ -122,8 +123,20 @@ def status(ctx: click.Context, limit: int, as_json: bool) -> None:
         ledger = TransferLedger(store)
         counts = ledger.counts()
         records = ledger.list(limit=limit)
+        pending, results = pending_scans(store), last_scan_results(store)
     if as_json:
-        shown = {"daemon": health, "counts": counts, "transfers": [r.to_json() for r in records]}
+        shown = {
+            "daemon": health,
+            "counts": counts,
+            "transfers": [r.to_json() for r in records],
+            "scans": {
+                entry.name or entry.kind: {
+                    "pending": pending.get(entry.name or entry.kind, 0),
+                    "last": _result_json(results.get(entry.name or entry.kind)),
+                }
+                for entry in settings.mediaserver
+            },
+        }
         click.echo(json.dumps(shown, indent=2))
         return
     if health is None:
@@ -134,6 +147,13 @@ def status(ctx: click.Context, limit: int, as_json: bool) -> None:
         for name, check in health.get("checks", {}).items():
             if not check.get("ok"):
                 click.echo(f"  {name}: {check.get('detail')}")
+    for entry in settings.mediaserver:
+        name = entry.name or entry.kind
+        last = results.get(name)
+        said = "never asked yet"
+        if last is not None:
+            said = f"{'ok' if last[1] else 'FAILED'} {_age(time.time() - last[0])} ago: {last[2]}"
+        click.echo(f"{name}: {pending.get(name, 0)} folders waiting to be rescanned; last: {said}")
     summary = ", ".join(f"{counts[s]} {s}" for s in STATES if counts.get(s))
     click.echo(f"transfers: {summary or 'none yet'}")
     for record in records:
@@ -156,3 +176,60 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
     return f"{int(max(seconds, 0))}s"
+
+
+def _result_json(last: tuple[float, bool, str] | None) -> dict | None:
+    return None if last is None else {"at": last[0], "ok": last[1], "detail": last[2]}
+
+
+@click.command("test-scan")
+@click.argument("path")
+@click.option("--server", "only", help="Only the [[mediaserver]] with this name (or kind).")
+@click.pass_context
+@one_line_errors
+def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
+    """Show how PATH maps on each media server, which library holds it, and rescan it.
+
+    The command to run when a transfer completed but never showed up. PATH is a library file
+    or folder as putbridge sees it.
+    """
+    from putbridge.errors import MediaServerError
+    from putbridge.mediaservers import make_server
+    from putbridge.mediaservers.notifier import scan_folders
+
+    settings = context_settings(ctx)
+    entries = [e for e in settings.mediaserver if only in (None, e.name or e.kind, e.kind)]
+    if not entries:
+        raise click.ClickException(
+            f"no [[mediaserver]] {'named ' + repr(only) + ' ' if only else ''}is configured"
+        )
+    target = Path(path)
+    folder = (
+        str(target)
+        if target.is_dir()
+        else scan_folders([target], [lib.path for lib in settings.library])[0]
+    )
+    failures = 0
+    for entry in entries:
+        server = make_server(entry)
+        try:
+            mapped = server.map_path(folder)
+            click.echo(f"{server.name} ({entry.kind}, {entry.url})")
+            click.echo(f"  putbridge folder: {folder}")
+            click.echo(f"  as it sees it:    {mapped}")
+            check = server.check()
+            click.echo(f"  server:           {'ok' if check.ok else 'NOT OK'}: {check.detail}")
+            if not check.ok:
+                failures += 1
+                continue
+            click.echo(f"  library:          {server.locate(mapped)}")
+            result = server.scan([mapped])
+            click.echo(f"  scan:             {result.detail}")
+            failures += not result.ok
+        except MediaServerError as err:
+            failures += 1
+            click.echo(f"  failed:           {err}")
+        finally:
+            server.close()
+    if failures:
+        raise click.ClickException(f"{failures} of {len(entries)} servers did not take the scan")

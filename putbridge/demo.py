@@ -19,6 +19,7 @@ import requests
 from putbridge.config import BlackholeSettings, LibrarySettings, Settings
 from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from putbridge.library.tree import PutioTree
+from putbridge.mediaservers.notifier import scan_folders
 from putbridge.putio import PutioClient
 from putbridge.service import Service
 
@@ -46,7 +47,10 @@ def run_demo(
             echo(f"put.io emulator at {server.api_url} (sample account)")
             with PutioClient(token, api_url=server.api_url, upload_url=server.upload_url) as c:
                 _show_account(c, echo)
-            with Service(_demo_settings(workdir, server, token)) as service:
+            settings = _demo_settings(workdir, server, token)
+            roots = [library.path for library in settings.library]
+            notifier = None if settings.mediaserver else _ShownScans(echo, roots)
+            with Service(settings, notifier=notifier) as service:
                 echo(f"putbridge is running at {service.base_url}")
                 _wait_for_first_sync(service, echo)
                 _open_one_link(workdir / "library", echo)
@@ -56,6 +60,22 @@ def run_demo(
                     serve_until()
     finally:
         emu.close()
+
+
+class _ShownScans:
+    """No media server configured: print the rescans putbridge would ask for."""
+
+    def __init__(self, echo: Callable[[str], None], roots: list[str]) -> None:
+        self.echo = echo
+        self.roots = roots
+
+    def notify(self, paths: list[Path], *, transfer_id: int | None = None, removed: bool = False):
+        folders = scan_folders(paths, self.roots)
+        if folders:
+            self.echo(f"  a media server would be asked to rescan {len(folders)} folders:")
+            for folder in folders:
+                self.echo(f"    {folder}")
+        return folders
 
 
 def _demo_settings(workdir: Path, server: EmulatorServer, token: str) -> Settings:

@@ -139,4 +139,6 @@ def test_demo_syncs_the_sample_serves_links_and_completes_a_transfer(tmp_path):
     assert "Movies/Cosmos Laundromat (2015)/Cosmos Laundromat (2015).strm" in strms  # transfer
     assert not any("sample" in s.lower() for s in strms)
     assert "gets 302" in result.output and "then 206 with 16 bytes" in result.output
+    assert "would be asked to rescan 1 folders" in result.output
+    assert f"{library}/Movies/Cosmos Laundromat (2015)\n" in result.output
     assert not (tmp_path / "state" / "link-secret").stat().st_mode & 0o077
