@@ -285,7 +285,7 @@ class JellyfinServer(MediaBrowserServer):
         self, settings: MediaServerSettings, *, session: requests.Session | None = None
     ) -> None:
         super().__init__(settings, session=session)
-        # Jellyfin lists devices by DeviceId: a stable one keeps putbridge one entry, not one per run.
+        # Jellyfin lists devices by DeviceId: a stable id keeps putbridge one entry, not one a run.
         seed = f"putbridge:{settings.kind}:{settings.name}:{settings.url.rstrip('/')}"
         self.device_id = uuid.uuid5(uuid.NAMESPACE_URL, seed).hex
 
