@@ -212,3 +212,23 @@ def test_two_servers_with_one_name_are_refused(store):
 
     with pytest.raises(PutbridgeError, match="give each a name"):
         ScanNotifier([FakeServer(), FakeServer()], store)
+
+
+def test_only_the_folders_a_busy_section_holds_wait(store):
+    clock = Clock()
+
+    class HalfBusy(FakeServer):
+        def scan(self, folders, *, removed=False):
+            self.scans.append((list(folders), removed))
+            busy = [f for f in folders if "/TV/" in f]
+            return ScanResult(ok=True, detail="tv busy", deferred=bool(busy), pending=busy)
+
+    server = HalfBusy()
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=2, now=clock)
+    notifier.notify(["/lib/Movies/A (2000)/a.strm", "/lib/TV/S/Season 01/e.strm"])
+    clock.t += 2
+    notifier.send_due()
+    assert pending_scans(store) == {"fake": 1}  # the movie went; the show waits
+    clock.t += 2
+    notifier.send_due()
+    assert server.scans[-1] == (["/lib/TV/S"], False)

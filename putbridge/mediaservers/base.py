@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import requests
@@ -30,6 +30,8 @@ class ScanResult:
     ok: bool
     detail: str
     deferred: bool = False  # the server is busy scanning that library: ask again later
+    # With ``deferred``: the folders still to scan (the others were sent); empty: all of them.
+    pending: list[str] = field(default_factory=list)
 
 
 class MediaServer(ABC):

@@ -183,23 +183,23 @@ class ScanNotifier:
                     (now + delay, name),
                 )
             return now + delay
-        if result.deferred:
-            with self.store.write() as conn:
-                conn.execute(
-                    "UPDATE scan_queue SET next_try = ? WHERE server = ?",
-                    (now + self.debounce, name),
-                )
+        held = set(result.pending or folders) if result.deferred else set()
+        if held:
             log.info("%s: %s; asking again in %.0f s", name, result.detail, self.debounce)
-            return now + self.debounce
-        log.info("%s: %s", name, result.detail)
-        self._record(name, result.ok, result.detail)
-        sent = [(name, row["folder"], row["transfer"]) for row in rows]
+        else:
+            log.info("%s: %s", name, result.detail)
+            self._record(name, result.ok, result.detail)
+        sent = [(name, row["folder"], row["transfer"]) for row in rows if row["folder"] not in held]
         with self.store.write() as conn:
             conn.executemany(
                 "DELETE FROM scan_queue WHERE server = ? AND folder = ? AND transfer = ?", sent
             )
-        self._mark_scanned({row["transfer"] for row in rows if row["transfer"]}, name)
-        return None
+            conn.executemany(
+                "UPDATE scan_queue SET next_try = ? WHERE server = ? AND folder = ?",
+                [(now + self.debounce, name, folder) for folder in held],
+            )
+        self._mark_scanned({transfer for _name, _folder, transfer in sent if transfer}, name)
+        return now + self.debounce if held else None
 
     def _record(self, name: str, ok: bool, detail: str) -> None:
         with self.store.write() as conn:
