@@ -258,16 +258,26 @@ def _rate_limit(value: str | None) -> tuple[int, float] | None:
 @click.pass_context
 @one_line_errors
 def demo(ctx: click.Context, workdir: Path, serve: bool) -> None:
-    """Run putbridge against the bundled put.io emulator: no account, no network."""
+    """Run putbridge against the bundled put.io emulator: no account, no network.
+
+    Media servers in the config file ([[mediaserver]]) are sent the demo's rescans; with none,
+    the rescans are printed.
+    """
     from putbridge.demo import run_demo
 
+    configured = config.load_settings(ctx.obj["config_path"], must_exist=False).mediaserver
     logs.setup_logging("DEBUG" if ctx.obj["verbose"] else "WARNING")
 
     def keep_serving() -> None:
         click.echo("Serving the stream links; Ctrl-C to stop.")
         wait_for_signal()
 
-    run_demo(click.echo, workdir=workdir, serve_until=keep_serving if serve else None)
+    run_demo(
+        click.echo,
+        workdir=workdir,
+        serve_until=keep_serving if serve else None,
+        mediaservers=configured,
+    )
 
 
 main.add_command(run)

@@ -195,7 +195,7 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
     """
     from putbridge.errors import MediaServerError
     from putbridge.mediaservers import make_server
-    from putbridge.mediaservers.notifier import scan_folders
+    from putbridge.mediaservers.notifier import library_roots, scan_folders
 
     settings = context_settings(ctx)
     entries = [e for e in settings.mediaserver if only in (None, e.name or e.kind, e.kind)]
@@ -203,18 +203,15 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
         raise click.ClickException(
             f"no [[mediaserver]] {'named ' + repr(only) + ' ' if only else ''}is configured"
         )
-    target = Path(path)
-    folder = (
-        str(target)
-        if target.is_dir()
-        else scan_folders([target], [lib.path for lib in settings.library])[0]
-    )
+    target = Path(path).absolute()
+    roots = library_roots(settings.library)
+    folder = str(target) if target.is_dir() else scan_folders([target], roots)[0]
     failures = 0
     for entry in entries:
         server = make_server(entry)
         try:
             mapped = server.map_path(folder)
-            click.echo(f"{server.name} ({entry.kind}, {entry.url})")
+            click.echo(f"{server.name} ({entry.kind}, {_without_userinfo(entry.url)})")
             click.echo(f"  putbridge folder: {folder}")
             click.echo(f"  as it sees it:    {mapped}")
             check = server.check()
@@ -233,3 +230,13 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
             server.close()
     if failures:
         raise click.ClickException(f"{failures} of {len(entries)} servers did not take the scan")
+
+
+def _without_userinfo(url: str) -> str:
+    """A URL fit to print: any user:password@ taken out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

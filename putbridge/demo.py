@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import requests
 
-from putbridge.config import BlackholeSettings, LibrarySettings, Settings
+from putbridge.config import BlackholeSettings, LibrarySettings, MediaServerSettings, Settings
 from putbridge.emulator import Emulator, EmulatorServer, RealClock
 from putbridge.library.tree import PutioTree
-from putbridge.mediaservers.notifier import scan_folders
+from putbridge.mediaservers.notifier import library_roots, scan_folders
 from putbridge.putio import PutioClient
 from putbridge.service import Service
 
@@ -36,6 +36,7 @@ def run_demo(
     workdir: Path = Path("demo"),
     transfer_timeout: float = 60.0,
     serve_until: Callable[[], None] | None = None,
+    mediaservers: Iterable[MediaServerSettings] = (),
 ) -> None:
     """Show the sample account, run the daemon on it, follow one blackhole drop into the
     library. ``serve_until``: called (blocking) before shutting down, to keep serving."""
@@ -48,7 +49,8 @@ def run_demo(
             with PutioClient(token, api_url=server.api_url, upload_url=server.upload_url) as c:
                 _show_account(c, echo)
             settings = _demo_settings(workdir, server, token)
-            roots = [library.path for library in settings.library]
+            settings.mediaserver = list(mediaservers)
+            roots = library_roots(settings.library)
             notifier = None if settings.mediaserver else _ShownScans(echo, roots)
             with Service(settings, notifier=notifier) as service:
                 echo(f"putbridge is running at {service.base_url}")
@@ -65,7 +67,7 @@ def run_demo(
 class _ShownScans:
     """No media server configured: print the rescans putbridge would ask for."""
 
-    def __init__(self, echo: Callable[[str], None], roots: list[str]) -> None:
+    def __init__(self, echo: Callable[[str], None], roots: list) -> None:
         self.echo = echo
         self.roots = roots
 
@@ -134,10 +136,10 @@ def _follow_drop(
                 status = f" (put.io: {record.putio_status} {record.percent or 0}%)"
                 echo(f"  {record.state:<12}{status if record.putio_status else ''}")
                 last = state
-            if record.state in ("in_library", "failed", "cancelled"):
+            if record.state in ("in_library", "scanned", "failed", "cancelled"):
                 break
         time.sleep(0.1)
-    if record is None or record.state != "in_library":
+    if record is None or record.state not in ("in_library", "scanned"):
         echo(f"The drop did not reach the library within {timeout:.0f} s")
         return
     where = "processed/" if (blackhole / "processed" / DEMO_DROP).exists() else "?"

@@ -33,7 +33,7 @@ from putbridge.library.links import (
 from putbridge.library.sync import library_sync_from_settings
 from putbridge.logs import register_secret
 from putbridge.mediaservers import make_server
-from putbridge.mediaservers.notifier import ScanNotifier
+from putbridge.mediaservers.notifier import ScanNotifier, library_roots
 from putbridge.monitor import LogNotifier, Notifier, TransferMonitor
 from putbridge.putio import PutioClient
 from putbridge.store import Store
@@ -291,7 +291,7 @@ class Service:
         notifier = ScanNotifier(
             servers,
             self.store,
-            roots=[library.path for library in self.settings.library],
+            roots=library_roots(self.settings.library),
             ledger=self.ledger,
             debounce=self.settings.transfers.scan_debounce,
         )
@@ -308,6 +308,8 @@ class Service:
         if hasattr(self, "transfers"):
             parts.append(("submitter", self.transfers.running()))
         parts += [(f"blackhole {w.settings.path}", w.running()) for w in self.blackholes]
+        if isinstance(self.notifier, ScanNotifier):
+            parts.append(("media-server scans", self.notifier.running()))
         return [name for name, alive in parts if alive]
 
     def _sleep(self, seconds: float) -> None:
@@ -364,8 +366,10 @@ class Service:
             return
         self.last_sync = report.summary()
         log.info("full sync: %s", report.summary())
-        removed = any(result.removed for result in report.results)
-        self.notifier.notify(report.changed, removed=removed)
+        for result in report.results:
+            written = [result.root / p for p in (*result.added, *result.updated)]
+            self.notifier.notify(written)
+            self.notifier.notify([result.root / p for p in result.removed], removed=True)
 
     def health(self) -> dict[str, Any]:
         """What GET /health reports: the database, put.io, and that every thread is alive."""

@@ -97,6 +97,7 @@ MIGRATIONS: tuple[str, ...] = (
         added_at  REAL NOT NULL,
         attempts  INTEGER NOT NULL DEFAULT 0,
         next_try  REAL NOT NULL DEFAULT 0,
+        seq       INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (server, folder, transfer)
     );
     CREATE TABLE scan_results (

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from putbridge.errors import MediaServerError, PutbridgeError
+from putbridge.library.plan import UNSORTED
 from putbridge.store import Store
 from putbridge.transfers import IllegalTransition, TransferLedger
 
@@ -30,21 +31,41 @@ RETRY_BASE = 5.0
 RETRY_MAX = 600.0
 
 
-def scan_folders(paths: Iterable[Path | str], roots: Iterable[Path | str]) -> list[str]:
-    """The folders to rescan for these changed files: under a library root, the folder right
-    below it (a movie's or a show's, whatever season the file is in); elsewhere the file's own
-    folder. Folders inside another chosen folder are dropped. Sorted."""
-    root_parts = sorted((PurePosixPath(r).parts for r in roots), key=len, reverse=True)
+Root = tuple[str, str]  # (absolute library folder, layout)
+
+
+def library_roots(libraries: Iterable[object]) -> list[Root]:
+    """(absolute path, layout) of each [[library]]: what scan_folders needs to know."""
+    return [(str(Path(lib.path).absolute()), lib.layout) for lib in libraries]  # type: ignore[attr-defined]
+
+
+def scan_folders(paths: Iterable[Path | str], roots: Iterable[Root | Path | str]) -> list[str]:
+    """The folders to rescan for these changed files.
+
+    Under a movies or shows library: the folder right below the root (a movie's, or a show's
+    whatever season the file is in), except in ``_unsorted/``, where it is the file's own folder.
+    Under a mirror library, and anywhere else: the file's own folder (a torrent's folder, not
+    the category above it). Folders inside another chosen folder are dropped. Sorted.
+    """
+    known: list[tuple[tuple[str, ...], str]] = []
+    for root in roots:
+        path, layout = (root, "movies") if isinstance(root, str | Path) else root
+        known.append((PurePosixPath(Path(path).absolute()).parts, layout))
+    known.sort(key=lambda item: len(item[0]), reverse=True)
     chosen: set[PurePosixPath] = set()
     for path in paths:
-        parts = PurePosixPath(path).parts
-        root = next((r for r in root_parts if parts[: len(r)] == r and len(parts) > len(r)), None)
-        if root is None:
-            chosen.add(PurePosixPath(*parts[:-1]) if len(parts) > 1 else PurePosixPath(*parts))
-        elif len(parts) == len(root) + 1:  # a file right in the root (mirror layout)
-            chosen.add(PurePosixPath(*root))
+        parts = PurePosixPath(Path(path).absolute()).parts
+        parent = PurePosixPath(*parts[:-1]) if len(parts) > 1 else PurePosixPath(*parts)
+        root = next(
+            ((r, layout) for r, layout in known if parts[: len(r)] == r and len(parts) > len(r)),
+            None,
+        )
+        if root is None or root[1] == "mirror" or len(parts) == len(root[0]) + 1:
+            chosen.add(parent)
+        elif parts[len(root[0])] == UNSORTED:
+            chosen.add(parent)
         else:
-            chosen.add(PurePosixPath(*parts[: len(root) + 1]))
+            chosen.add(PurePosixPath(*parts[: len(root[0]) + 1]))
     kept = [
         folder
         for folder in chosen
@@ -54,14 +75,15 @@ def scan_folders(paths: Iterable[Path | str], roots: Iterable[Path | str]) -> li
 
 
 class ScanNotifier:
-    """The media-server side of putbridge run: notify(), a sending thread, start()/stop()."""
+    """The media-server side of putbridge run: notify(), one sending thread per server (a slow
+    server never holds up another), start()/stop()."""
 
     def __init__(
         self,
         servers: list[MediaServer],
         store: Store,
         *,
-        roots: Iterable[Path | str] = (),
+        roots: Iterable[Root | Path | str] = (),
         ledger: TransferLedger | None = None,
         debounce: float = DEFAULT_DEBOUNCE,
         now: Callable[[], float] = time.time,
@@ -73,14 +95,27 @@ class ScanNotifier:
             )
         self.servers = {server.name: server for server in servers}
         self.store = store
-        self.roots = [str(root) for root in roots]
+        self.roots = list(roots)
         self.ledger = ledger
         self.debounce = debounce
         self._now = now
-        self._wake = threading.Event()
+        self._wakes = {name: threading.Event() for name in self.servers}
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.requests = 0  # scan calls made (each may be several HTTP requests)
+        self._forget_other_servers()
+
+    def _forget_other_servers(self) -> None:
+        """Rows for a server no longer configured (removed or renamed) would wait for ever and
+        keep their transfers from being scanned."""
+        names = list(self.servers)
+        marks = ", ".join("?" * len(names)) or "''"
+        with self.store.write() as conn:
+            gone = conn.execute(
+                f"DELETE FROM scan_queue WHERE server NOT IN ({marks})", names
+            ).rowcount
+        if gone:
+            log.info("dropped %d queued rescans for media servers no longer configured", gone)
 
     # -- the interface the monitor and the sync use ---------------------------------------
 
@@ -99,56 +134,85 @@ class ScanNotifier:
             for folder in folders
         ]
         with self.store.write() as conn:
+            # Queued again while a scan of it is in flight: ``seq`` moves, so the sender keeps
+            # the row for another scan instead of deleting it with the one it just sent.
             conn.executemany(
-                "INSERT OR IGNORE INTO scan_queue (server, folder, transfer, removed, added_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO scan_queue (server, folder, transfer, removed, added_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (server, folder, transfer) DO UPDATE SET "
+                "seq = seq + 1, removed = max(removed, excluded.removed)",
                 rows,
             )
         log.info("%d folders to rescan on %s", len(folders), ", ".join(self.servers))
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
         return folders
 
     def pending(self) -> dict[str, int]:
-        return pending_scans(self.store)
+        return {k: v for k, v in pending_scans(self.store).items() if k in self.servers}
 
     def last_results(self) -> dict[str, tuple[float, bool, str]]:
         return last_scan_results(self.store)
 
-    # -- the thread ------------------------------------------------------------------------
+    def renotify(self) -> int:
+        """Transfers that reached the library but were never queued (a crash between the two):
+        queue them now. Returns how many."""
+        if self.ledger is None or not self.servers:
+            return 0
+        queued = {row["transfer"] for row in self.store.query("SELECT transfer FROM scan_queue")}
+        missed = [
+            record
+            for record in self.ledger.list(states=["in_library"])
+            if record.id not in queued and record.library_paths
+        ]
+        for record in missed:
+            self.notify([Path(p) for p in record.library_paths], transfer_id=record.id)
+        return len(missed)
+
+    # -- the threads -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if not self.servers:
-            return
-        self._thread = threading.Thread(target=self._run, name="putbridge-scans", daemon=True)
-        self._thread.start()
+        self.renotify()
+        for name in self.servers:
+            thread = threading.Thread(
+                target=self._run, args=(name,), name=f"putbridge-scans-{name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for wake in self._wakes.values():
+            wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
-    def _run(self) -> None:
+    def running(self) -> bool:
+        """Whether any sending thread still runs (after stop(): one stuck on a slow server)."""
+        return any(t.is_alive() for t in self._threads)
+
+    def _run(self, name: str) -> None:
+        wake = self._wakes[name]
         while not self._stopping.is_set():
-            self._wake.clear()
+            wake.clear()
             try:
-                wait = self.send_due()
+                wait = self.send_due(name)
             except Exception:  # a bug of ours: keep the thread, try again later
-                log.exception("media-server scans: unexpected error")
+                log.exception("%s: media-server scans: unexpected error", name)
                 wait = RETRY_BASE
-            self._wake.wait(wait)
+            wake.wait(wait)
 
-    def send_due(self) -> float:
-        """Send every server whose batch is due; seconds until the next one is (or an hour)."""
+    def send_due(self, only: str | None = None) -> float:
+        """Send each server (or ``only`` that one) its batch if due; seconds until the next."""
         now = self._now()
         next_due = now + 3600
-        for name, server in self.servers.items():
+        for name in [only] if only is not None else list(self.servers):
             rows = self.store.query(
-                "SELECT folder, transfer, removed, added_at, attempts, next_try FROM scan_queue "
-                "WHERE server = ?",
+                "SELECT folder, transfer, removed, added_at, attempts, next_try, seq "
+                "FROM scan_queue WHERE server = ?",
                 (name,),
             )
             if not rows:
@@ -157,12 +221,10 @@ class ScanNotifier:
                 min(row["added_at"] for row in rows) + self.debounce,
                 max(row["next_try"] for row in rows),
             )
-            if due > now:
+            if due <= now:
+                due = self._send(name, self.servers[name], rows, now)
+            if due is not None:
                 next_due = min(next_due, due)
-                continue
-            retry_at = self._send(name, server, rows, now)
-            if retry_at is not None:
-                next_due = min(next_due, retry_at)
         return max(0.01, next_due - self._now())
 
     def _send(self, name: str, server: MediaServer, rows: list, now: float) -> float | None:
@@ -172,8 +234,12 @@ class ScanNotifier:
         self.requests += 1
         try:
             result = server.scan(folders, removed=removed)
-        except MediaServerError as err:
-            delay = min(RETRY_MAX, RETRY_BASE * 2**attempts) * random.uniform(0.5, 1.0)
+            if not result.ok:
+                raise MediaServerError(result.detail)
+        except Exception as err:  # down, refused, or a fault of the server class: retry later
+            if not isinstance(err, MediaServerError):
+                log.exception("%s: scan failed unexpectedly", name)
+            delay = min(RETRY_MAX, RETRY_BASE * 2 ** min(attempts, 16)) * random.uniform(0.5, 1)
             if attempts == 0:
                 log.warning("%s: scan not sent (%s); trying again in %.0f s", name, err, delay)
             self._record(name, False, str(err))
@@ -188,17 +254,23 @@ class ScanNotifier:
             log.info("%s: %s; asking again in %.0f s", name, result.detail, self.debounce)
         else:
             log.info("%s: %s", name, result.detail)
-            self._record(name, result.ok, result.detail)
-        sent = [(name, row["folder"], row["transfer"]) for row in rows if row["folder"] not in held]
+            self._record(name, True, result.detail)
+        sent = [
+            (name, row["folder"], row["transfer"], row["seq"])
+            for row in rows
+            if row["folder"] not in held
+        ]
         with self.store.write() as conn:
             conn.executemany(
-                "DELETE FROM scan_queue WHERE server = ? AND folder = ? AND transfer = ?", sent
+                "DELETE FROM scan_queue WHERE server = ? AND folder = ? AND transfer = ? "
+                "AND seq = ?",
+                sent,
             )
             conn.executemany(
                 "UPDATE scan_queue SET next_try = ? WHERE server = ? AND folder = ?",
                 [(now + self.debounce, name, folder) for folder in held],
             )
-        self._mark_scanned({transfer for _name, _folder, transfer in sent if transfer}, name)
+        self._mark_scanned({transfer for _n, _f, transfer, _s in sent if transfer}, name)
         return now + self.debounce if held else None
 
     def _record(self, name: str, ok: bool, detail: str) -> None:
@@ -217,7 +289,7 @@ class ScanNotifier:
         for transfer in transfers:
             left = self.store.query(
                 "SELECT COUNT(*) AS n FROM scan_queue WHERE transfer = ?", (transfer,)
-            )[0]["n"]
+            )[0]["n"]  # rows of servers no longer configured were dropped at start
             if left:
                 continue
             try:
