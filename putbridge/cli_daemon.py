@@ -195,6 +195,7 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
     """
     from putbridge.errors import MediaServerError
     from putbridge.mediaservers import make_server
+    from putbridge.mediaservers.base import without_userinfo
     from putbridge.mediaservers.notifier import library_roots, scan_folders
 
     settings = context_settings(ctx)
@@ -211,7 +212,7 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
         server = make_server(entry)
         try:
             mapped = server.map_path(folder)
-            click.echo(f"{server.name} ({entry.kind}, {_without_userinfo(entry.url)})")
+            click.echo(f"{server.name} ({entry.kind}, {without_userinfo(entry.url)})")
             click.echo(f"  putbridge folder: {folder}")
             click.echo(f"  as it sees it:    {mapped}")
             check = server.check()
@@ -230,13 +231,3 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
             server.close()
     if failures:
         raise click.ClickException(f"{failures} of {len(entries)} servers did not take the scan")
-
-
-def _without_userinfo(url: str) -> str:
-    """A URL fit to print: any user:password@ taken out."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import posixpath
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from putbridge.config import MediaServerSettings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,44 @@ class MediaServer(ABC):
     def locate(self, folder: str) -> str:
         """Which section or source holds a server-side folder (for `putbridge test-scan`)."""
 
+    def selected(self, name: str) -> bool:
+        """Whether the library (section, source) called ``name`` is one to scan: all are when
+        ``libraries`` is empty; names compare without case and outer spaces."""
+        wanted = {n.strip().casefold() for n in self.settings.libraries}
+        return not wanted or name.strip().casefold() in wanted
+
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={self.settings.url!r})"
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it, by whole components ("/data/TV2" is not in
+    "/data/TV"); either separator, since a Windows server reports ``D:\\Media``."""
+    trimmed = root.rstrip("/\\")
+    if not trimmed:
+        return path.startswith(root[:1]) if root else False
+    if path.rstrip("/\\") == trimmed:
+        return True
+    return path.startswith(trimmed) and path[len(trimmed)] in "/\\"
+
+
+def longest_holder(folder: str, libraries: Iterable[T], paths: Callable[[T], list[str]]):
+    """The library (and which of its paths) holding ``folder``: the longest path wins."""
+    best = None
+    for library in libraries:
+        for path in paths(library):
+            if inside(folder, path) and (best is None or len(path) > len(best[1])):
+                best = (library, path)
+    return best
+
+
+def without_userinfo(url: str) -> str:
+    """A URL fit to print: any user:password@ taken out."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -26,7 +26,7 @@ from putbridge.config import MediaServerSettings
 from putbridge.errors import MediaServerError
 from putbridge.logs import redact, register_secret
 
-from .base import CheckResult, MediaServer, ScanResult
+from .base import CheckResult, MediaServer, ScanResult, longest_holder, without_userinfo
 
 log = logging.getLogger("putbridge.mediaservers")
 
@@ -67,7 +67,7 @@ class MediaBrowserServer(MediaServer):
         if settings.token:
             register_secret(settings.token)
         self._base = settings.url.rstrip("/")
-        self._shown_url = _without_userinfo(self._base)
+        self._shown_url = without_userinfo(self._base)
         self._label = f"{self.product} {settings.name!r}" if settings.name else self.product
         self._roots_cache: tuple[float, list[VirtualFolder]] | None = None
         self._warned: set[str] = set()
@@ -92,7 +92,7 @@ class MediaBrowserServer(MediaServer):
             if retry.status_code != 404:
                 log.info("%s answers under %s: using that from now on", self._label, fallback)
                 self._base = fallback
-                self._shown_url = _without_userinfo(fallback)
+                self._shown_url = without_userinfo(fallback)
                 resp = retry
         status = resp.status_code
         what = f"{method} {path}"
@@ -160,20 +160,6 @@ class MediaBrowserServer(MediaServer):
             return cached[1]
         return self.virtual_folders()
 
-    def _selected(self, name: str) -> bool:
-        wanted = {n.strip().casefold() for n in self.settings.libraries}
-        return not wanted or name.strip().casefold() in wanted
-
-    @staticmethod
-    def _holder(folder: str, libraries: list[VirtualFolder]) -> tuple[VirtualFolder, str] | None:
-        """The library whose location holds ``folder``: the longest location, whole components."""
-        best: tuple[VirtualFolder, str] | None = None
-        for library in libraries:
-            for location in library.locations:
-                if _inside(folder, location) and (best is None or len(location) > len(best[1])):
-                    best = (library, location)
-        return best
-
     # ---- the interface -----------------------------------------------------------------------
 
     def check(self) -> CheckResult:
@@ -191,7 +177,7 @@ class MediaBrowserServer(MediaServer):
                 # A user's token may report paths but not list libraries: scans still work.
                 return CheckResult(True, f"{about}: libraries hidden from this token (403)", [])
             return CheckResult(False, str(err), [])
-        chosen = [lib for lib in libraries if self._selected(lib.name)]
+        chosen = [lib for lib in libraries if self.selected(lib.name)]
         known = {lib.name.strip().casefold() for lib in libraries}
         missing = [n for n in self.settings.libraries if n.strip().casefold() not in known]
         roots = [loc for lib in chosen for loc in lib.locations]
@@ -203,12 +189,12 @@ class MediaBrowserServer(MediaServer):
         return CheckResult(True, f"{about}: {len(chosen)} libraries ({names})", roots)
 
     def locate(self, folder: str) -> str:
-        found = self._holder(folder, self.virtual_folders())
+        found = longest_holder(folder, self.virtual_folders(), _locations)
         if found is None:
             return "no library contains it"
         library, location = found
         where = f"library '{library.name}' ({location})"
-        if not self._selected(library.name):
+        if not self.selected(library.name):
             return f"{where}, which is not among the configured libraries"
         return where
 
@@ -248,8 +234,8 @@ class MediaBrowserServer(MediaServer):
             return folders, []  # cannot tell: sending all is what an unfiltered server gets
         keep, skip = [], []
         for folder in folders:
-            found = self._holder(folder, libraries)
-            (skip if found is not None and not self._selected(found[0].name) else keep).append(
+            found = longest_holder(folder, libraries, _locations)
+            (skip if found is not None and not self.selected(found[0].name) else keep).append(
                 folder
             )
         if skip:
@@ -262,7 +248,7 @@ class MediaBrowserServer(MediaServer):
             libraries = self._cached_folders()
         except MediaServerError:
             return []  # the scan itself went through; the note is a courtesy
-        outside = [f for f in folders if self._holder(f, libraries) is None]
+        outside = [f for f in folders if longest_holder(f, libraries, _locations) is None]
         new = [f for f in outside if f not in self._warned]
         if new:
             log.warning(
@@ -319,24 +305,6 @@ class EmbyServer(MediaBrowserServer):
         return self._base + "/emby"
 
 
-def _inside(path: str, root: str) -> bool:
-    """Whether ``path`` is ``root`` or below it, by whole components ("/data/TV2" is not in
-    "/data/TV"); either separator, since a Windows server reports ``D:\\Media``."""
-    trimmed = root.rstrip("/\\")
-    if not trimmed:
-        return path.startswith(root[:1]) if root else False
-    if path.rstrip("/\\") == trimmed:
-        return True
-    return path.startswith(trimmed) and path[len(trimmed)] in "/\\"
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 def _path(url: str) -> str:
     return urlsplit(url).path or "/"
 
@@ -360,3 +328,7 @@ def _snippet(text: str) -> str:
 
 def _count(folders: list[str]) -> str:
     return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")
+
+
+def _locations(virtualfolder: VirtualFolder) -> list[str]:
+    return virtualfolder.locations

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -29,7 +29,7 @@ from putbridge.config import MediaServerSettings
 from putbridge.errors import MediaServerError
 from putbridge.logs import redact, register_secret
 
-from .base import CheckResult, MediaServer, ScanResult
+from .base import CheckResult, MediaServer, ScanResult, longest_holder, without_userinfo
 
 log = logging.getLogger("putbridge.mediaservers")
 
@@ -67,7 +67,7 @@ class KodiServer(MediaServer):
             if secret:
                 register_secret(secret)
         self._endpoint = jsonrpc_endpoint(settings.url)
-        self._shown_url = _without_userinfo(self._endpoint)
+        self._shown_url = without_userinfo(self._endpoint)
         self._label = f"Kodi {settings.name!r}" if settings.name else "Kodi"
         # Kodi's web server (libmicrohttpd) compares the raw bytes of the login with the UTF-8
         # it stored; requests would send a str password as Latin-1, so any non-ASCII password
@@ -153,20 +153,6 @@ class KodiServer(MediaServer):
             return cached[1]
         return self.sources()
 
-    def _selected(self, label: str) -> bool:
-        wanted = {n.strip().casefold() for n in self.settings.libraries}
-        return not wanted or label.strip().casefold() in wanted
-
-    @staticmethod
-    def _holder(folder: str, sources: list[Source]) -> tuple[Source, str] | None:
-        """The source holding ``folder``: its longest path, by whole components."""
-        best: tuple[Source, str] | None = None
-        for source in sources:
-            for path in source.paths:
-                if _inside(folder, path) and (best is None or len(path) > len(best[1])):
-                    best = (source, path)
-        return best
-
     # ---- the interface -----------------------------------------------------------------------
 
     def check(self) -> CheckResult:
@@ -175,7 +161,7 @@ class KodiServer(MediaServer):
             sources = self.sources()
         except MediaServerError as err:
             return CheckResult(False, str(err), [])
-        chosen = [s for s in sources if self._selected(s.label)]
+        chosen = [s for s in sources if self.selected(s.label)]
         roots = [path for source in chosen for path in source.paths]
         known = {s.label.strip().casefold() for s in sources}
         missing = [n for n in self.settings.libraries if n.strip().casefold() not in known]
@@ -200,12 +186,12 @@ class KodiServer(MediaServer):
         return f"{info.get('name') or 'Kodi'} {number}"
 
     def locate(self, folder: str) -> str:
-        found = self._holder(folder, self.sources())
+        found = longest_holder(folder, self.sources(), _paths)
         if found is None:
             return "no Kodi video source contains it"
         source, path = found
         where = f"video source '{source.label}' ({path})"
-        if not self._selected(source.label):
+        if not self.selected(source.label):
             return f"{where}, which is not among the configured libraries"
         return where
 
@@ -286,8 +272,8 @@ class KodiServer(MediaServer):
         sources = self._cached_sources()
         keep, skip = [], []
         for folder in folders:
-            found = self._holder(folder, sources)
-            unselected = found is not None and not self._selected(found[0].label)
+            found = longest_holder(folder, sources, _paths)
+            unselected = found is not None and not self.selected(found[0].label)
             (skip if unselected else keep).append(folder)
         if skip:
             log.info("%s: not scanning %s (sources not configured)", self._label, skip)
@@ -299,7 +285,7 @@ class KodiServer(MediaServer):
             sources = self._cached_sources()
         except MediaServerError:
             return []  # the scan went through; the note is a courtesy
-        outside = [f for f in folders if self._holder(f, sources) is None]
+        outside = [f for f in folders if longest_holder(f, sources, _paths) is None]
         new = [f for f in outside if f not in self._warned]
         if new:
             log.warning(
@@ -347,24 +333,6 @@ def _rpc_error(error: Any) -> str:
     return _snippet(text)
 
 
-def _inside(path: str, root: str) -> bool:
-    """Whether ``path`` is ``root`` or below it, by whole components; either separator (a
-    Windows Kodi has ``D:\\Movies\\``), and URLs (``smb://nas/share/``) compare as strings."""
-    trimmed = root.rstrip("/\\")
-    if not trimmed:
-        return path.startswith(root[:1]) if root else False
-    if path.rstrip("/\\") == trimmed:
-        return True
-    return path.startswith(trimmed) and path[len(trimmed)] in "/\\"
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 def _reason(err: Exception) -> str:
     """The short cause of a connection error ("Connection refused"), not urllib3's essay."""
     match = _ERRNO.search(str(err))
@@ -384,3 +352,7 @@ def _snippet(text: str) -> str:
 
 def _count(folders: list[str]) -> str:
     return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")
+
+
+def _paths(source: Source) -> list[str]:
+    return source.paths
