@@ -9,6 +9,7 @@ library elsewhere than putbridge does).
 from __future__ import annotations
 
 import posixpath
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -121,3 +122,29 @@ def without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
+SNIPPET = 120
+
+
+def connection_reason(err: Exception) -> str:
+    """The short cause of a connection error ("Connection refused"), not urllib3's essay."""
+    match = _ERRNO.search(str(err))
+    if match:
+        return match.group(1).strip()
+    text = str(err)
+    for marker in ("Name or service not known", "No route to host", "Connection reset"):
+        if marker in text:
+            return marker
+    return type(err).__name__
+
+
+def snippet(text: str) -> str:
+    """A server's answer cut to one short line for an error message."""
+    text = " ".join(text.split())
+    return text[:SNIPPET] + ("…" if len(text) > SNIPPET else "")
+
+
+def count_folders(folders: list[str]) -> str:
+    return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")

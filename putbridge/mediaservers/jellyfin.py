@@ -13,7 +13,6 @@ A reported path is not scanned at once: Jellyfin queues it and looks only after 
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from typing import Any, ClassVar
@@ -26,15 +25,22 @@ from putbridge.config import MediaServerSettings
 from putbridge.errors import MediaServerError
 from putbridge.logs import redact, register_secret
 
-from .base import CheckResult, MediaServer, ScanResult, longest_holder, without_userinfo
+from .base import (
+    CheckResult,
+    MediaServer,
+    ScanResult,
+    connection_reason,
+    count_folders,
+    longest_holder,
+    snippet,
+    without_userinfo,
+)
 
 log = logging.getLogger("putbridge.mediaservers")
 
 # Library roots are fetched for scan's "outside every library" note; libraries change rarely.
 ROOTS_TTL = 60.0
 _MAX_WARNED = 1000  # folders remembered as already reported outside every library
-_SNIPPET = 120
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
 class _Refused(MediaServerError):
@@ -103,7 +109,7 @@ class MediaBrowserServer(MediaServer):
         if status == 404:
             raise self._error(f"{what}: HTTP 404 (is the url right, base path included?)", 404)
         if status >= 400:
-            raise self._error(f"{what}: HTTP {status} {_snippet(resp.text)}", status)
+            raise self._error(f"{what}: HTTP {status} {snippet(resp.text)}", status)
         if not resp.content:
             return None
         try:
@@ -111,7 +117,7 @@ class MediaBrowserServer(MediaServer):
         except ValueError:
             if method != "GET":
                 return None  # a POST's body is not needed; the status said it was accepted
-            raise self._error(f"{what}: the answer is not JSON: {_snippet(resp.text)}") from None
+            raise self._error(f"{what}: the answer is not JSON: {snippet(resp.text)}") from None
 
     def _send(self, method: str, url: str, *, json: Any) -> requests.Response:
         headers = {"Accept": "application/json", "User-Agent": f"putbridge/{__version__}"}
@@ -124,7 +130,7 @@ class MediaBrowserServer(MediaServer):
             seconds = f"{self.settings.timeout:g}"
             raise self._error(f"no answer within {seconds} s to {method} {_path(url)}") from err
         except requests.ConnectionError as err:
-            raise self._error(f"unreachable: {_reason(err)}") from err
+            raise self._error(f"unreachable: {connection_reason(err)}") from err
         except requests.RequestException as err:
             raise self._error(f"{method} {_path(url)} failed: {type(err).__name__}") from err
 
@@ -208,16 +214,18 @@ class MediaBrowserServer(MediaServer):
         if self.settings.libraries:
             folders, skipped = self._drop_unselected(folders)
             if not folders:
-                return ScanResult(True, f"nothing to scan: {_count(skipped)} in other libraries")
+                return ScanResult(
+                    True, f"nothing to scan: {count_folders(skipped)} in other libraries"
+                )
         change = "Deleted" if removed else "Created"
         updates = [{"Path": folder, "UpdateType": change} for folder in folders]
         self._request("POST", "/Library/Media/Updated", json={"Updates": updates})
-        detail = f"reported {_count(folders)} {change.lower()} to {self.product}"
+        detail = f"reported {count_folders(folders)} {change.lower()} to {self.product}"
         outside = self._outside(folders)
         if outside:
             detail += f" ({len(outside)} in no library: the server ignores them)"
         if skipped:
-            detail += f"; skipped {_count(skipped)} in libraries not configured"
+            detail += f"; skipped {count_folders(skipped)} in libraries not configured"
         return ScanResult(True, f"{detail}; {self._delay_note()}")
 
     def _delay_note(self) -> str:
@@ -254,7 +262,7 @@ class MediaBrowserServer(MediaServer):
             log.warning(
                 "%s: %s in no library, so the server will ignore them: %s (check path_map)",
                 self._label,
-                _count(new),
+                count_folders(new),
                 ", ".join(repr(f) for f in new),
             )
             if len(self._warned) + len(new) > _MAX_WARNED:
@@ -307,27 +315,6 @@ class EmbyServer(MediaBrowserServer):
 
 def _path(url: str) -> str:
     return urlsplit(url).path or "/"
-
-
-def _reason(err: Exception) -> str:
-    """The short cause of a connection error ("Connection refused"), not urllib3's essay."""
-    match = _ERRNO.search(str(err))
-    if match:
-        return match.group(1).strip()
-    text = str(err)
-    for marker in ("Name or service not known", "No route to host", "Connection reset"):
-        if marker in text:
-            return marker
-    return type(err).__name__
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    return text[:_SNIPPET] + ("…" if len(text) > _SNIPPET else "")
-
-
-def _count(folders: list[str]) -> str:
-    return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")
 
 
 def _locations(virtualfolder: VirtualFolder) -> list[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import time
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -29,7 +28,16 @@ from putbridge.config import MediaServerSettings
 from putbridge.errors import MediaServerError
 from putbridge.logs import redact, register_secret
 
-from .base import CheckResult, MediaServer, ScanResult, longest_holder, without_userinfo
+from .base import (
+    CheckResult,
+    MediaServer,
+    ScanResult,
+    connection_reason,
+    count_folders,
+    longest_holder,
+    snippet,
+    without_userinfo,
+)
 
 log = logging.getLogger("putbridge.mediaservers")
 
@@ -40,8 +48,6 @@ SOURCES_TTL = 60.0
 IDLE_GAP = 0.1
 POLL_INTERVAL = 0.1
 _MAX_WARNED = 1000
-_SNIPPET = 120
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _SCANNING = "Library.IsScanningVideo"
 
 
@@ -102,7 +108,7 @@ class KodiServer(MediaServer):
             seconds = f"{self.settings.timeout:g}"
             raise self._error(f"no answer within {seconds} s to {method}") from err
         except requests.ConnectionError as err:
-            raise self._error(f"unreachable: {_reason(err)}") from err
+            raise self._error(f"unreachable: {connection_reason(err)}") from err
         except requests.RequestException as err:
             raise self._error(f"{method} failed: {type(err).__name__}") from err
         status = resp.status_code
@@ -112,17 +118,17 @@ class KodiServer(MediaServer):
         if status == 404:
             raise self._error(f"{method}: HTTP 404 (is the url Kodi's web server?)")
         if status >= 400:
-            raise self._error(f"{method}: HTTP {status} {_snippet(resp.text)}")
+            raise self._error(f"{method}: HTTP {status} {snippet(resp.text)}")
         try:
             answer = resp.json()
         except ValueError:
-            raise self._error(f"{method}: the answer is not JSON: {_snippet(resp.text)}") from None
+            raise self._error(f"{method}: the answer is not JSON: {snippet(resp.text)}") from None
         if not isinstance(answer, dict):
             raise self._error(f"{method}: the answer is not a JSON-RPC object")
         if "error" in answer:
             raise self._error(f"{method}: {_rpc_error(answer['error'])}")
         if "result" not in answer:
-            raise self._error(f"{method}: the answer has no result: {_snippet(resp.text)}")
+            raise self._error(f"{method}: the answer has no result: {snippet(resp.text)}")
         return answer["result"]
 
     def _error(self, message: str) -> MediaServerError:
@@ -202,7 +208,9 @@ class KodiServer(MediaServer):
         if self.settings.libraries:
             folders, skipped = self._drop_unselected(folders)
             if not folders:
-                return ScanResult(True, f"nothing to scan: {_count(skipped)} in other sources")
+                return ScanResult(
+                    True, f"nothing to scan: {count_folders(skipped)} in other sources"
+                )
         deadline = self._deadline()
         for done, folder in enumerate(folders):
             if not self._wait_idle(deadline):
@@ -211,8 +219,8 @@ class KodiServer(MediaServer):
                 "VideoLibrary.Scan", {"directory": _as_directory(folder), "showdialogs": False}
             )
             if result != "OK":
-                raise self._error(f"VideoLibrary.Scan answered {_snippet(repr(result))}")
-        detail = f"Kodi scans {_count(folders)}"
+                raise self._error(f"VideoLibrary.Scan answered {snippet(repr(result))}")
+        detail = f"Kodi scans {count_folders(folders)}"
         if removed and self.settings.clean:
             # Clean is dropped while a scan runs, and ours has only just started.
             if not self._wait_idle(self._deadline()):
@@ -222,7 +230,7 @@ class KodiServer(MediaServer):
                 )
             result = self._call("VideoLibrary.Clean", {"showdialogs": False})
             if result != "OK":
-                raise self._error(f"VideoLibrary.Clean answered {_snippet(repr(result))}")
+                raise self._error(f"VideoLibrary.Clean answered {snippet(repr(result))}")
             detail += " and cleans its video library"
         elif removed:
             detail += " (removed files stay listed until a library clean: set clean = true)"
@@ -230,7 +238,7 @@ class KodiServer(MediaServer):
         if outside:
             detail += f" ({len(outside)} in no video source: Kodi ignores them)"
         if skipped:
-            detail += f"; skipped {_count(skipped)} in sources not configured"
+            detail += f"; skipped {count_folders(skipped)} in sources not configured"
         return ScanResult(True, detail)
 
     def _deadline(self) -> float:
@@ -291,7 +299,7 @@ class KodiServer(MediaServer):
             log.warning(
                 "%s: %s in no video source, so Kodi ignores them: %s (check path_map)",
                 self._label,
-                _count(new),
+                count_folders(new),
                 ", ".join(repr(f) for f in new),
             )
             if len(self._warned) + len(new) > _MAX_WARNED:
@@ -324,34 +332,13 @@ def _source_paths(file: str) -> list[str]:
 def _rpc_error(error: Any) -> str:
     """A JSON-RPC error object in one line: message, code, and the parameter at fault."""
     if not isinstance(error, dict):
-        return f"error {_snippet(repr(error))}"
+        return f"error {snippet(repr(error))}"
     text = f"{error.get('message') or 'error'} (code {error.get('code', '?')})"
     data = error.get("data")
     stack = data.get("stack") if isinstance(data, dict) else None
     if isinstance(stack, dict) and stack.get("message"):
         text += f": {stack.get('name') or 'parameter'}: {stack['message']}"
-    return _snippet(text)
-
-
-def _reason(err: Exception) -> str:
-    """The short cause of a connection error ("Connection refused"), not urllib3's essay."""
-    match = _ERRNO.search(str(err))
-    if match:
-        return match.group(1).strip()
-    text = str(err)
-    for marker in ("Name or service not known", "No route to host", "Connection reset"):
-        if marker in text:
-            return marker
-    return type(err).__name__
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    return text[:_SNIPPET] + ("…" if len(text) > _SNIPPET else "")
-
-
-def _count(folders: list[str]) -> str:
-    return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")
+    return snippet(text)
 
 
 def _paths(source: Source) -> list[str]:
