@@ -345,3 +345,27 @@ def test_transfers_in_the_library_but_never_queued_are_queued_at_start(store):
     notifier = ScanNotifier([FakeServer()], store, roots=ROOTS, ledger=ledger)
     assert notifier.renotify() == 1 and pending_scans(store) == {"fake": 1}
     assert notifier.renotify() == 0
+
+
+def test_a_folder_is_never_asked_twice_within_one_debounce_window(store):
+    clock = Clock()
+
+    class Slow(FakeServer):
+        def scan(self, folders, *, removed=False):
+            clock.t += 2  # a long batch (a Plex of many folders)
+            if len(self.scans) == 0:
+                notifier.notify(["/lib/TV/S/Season 02/e2.strm"])  # arrives during it
+            return super().scan(folders, removed=removed)
+
+    server = Slow()
+    notifier = ScanNotifier([server], store, roots=ROOTS, debounce=5, now=clock)
+    notifier.notify(["/lib/TV/S/Season 01/e1.strm"])
+    clock.t += 5
+    notifier.send_due()
+    first_done = clock.t
+    clock.t += 3.5  # 5 s after the second notify, but not 5 s after the last batch ended
+    notifier.send_due()
+    assert len(server.scans) == 1
+    clock.t = first_done + 5
+    notifier.send_due()
+    assert len(server.scans) == 2

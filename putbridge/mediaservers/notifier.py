@@ -100,6 +100,9 @@ class ScanNotifier:
         self.debounce = debounce
         self._now = now
         self._wakes = {name: threading.Event() for name in self.servers}
+        # When each server's last batch went out: the next waits a full debounce after it, so no
+        # folder is asked twice within one window (a Plex batch of many folders takes a while).
+        self._last_sent: dict[str, float] = {}
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self.requests = 0  # scan calls made (each may be several HTTP requests)
@@ -219,6 +222,7 @@ class ScanNotifier:
                 continue
             due = max(
                 min(row["added_at"] for row in rows) + self.debounce,
+                self._last_sent.get(name, 0.0) + self.debounce,
                 max(row["next_try"] for row in rows),
             )
             if due <= now:
@@ -249,6 +253,7 @@ class ScanNotifier:
                     (now + delay, name),
                 )
             return now + delay
+        self._last_sent[name] = self._now()
         held = set(result.pending or folders) if result.deferred else set()
         if held:
             log.info("%s: %s; asking again in %.0f s", name, result.detail, self.debounce)
