@@ -174,6 +174,7 @@ class RunningKodi:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._wait_ready(started + self.timeout)
         set_source_content(self.database(), self.source)
@@ -202,6 +203,7 @@ class RunningKodi:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
             os.close(write_fd)
             write_fd = -1
@@ -336,6 +338,15 @@ def set_source_content(database: Path, folder: Path) -> None:
                 " WHERE idPath = ?",
                 (row[0],),
             )
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the test process dies, however it dies (a
+    pytest killed by a CI timeout must not leave Kodi holding a port)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _end(process: subprocess.Popen, timeout: float) -> None:

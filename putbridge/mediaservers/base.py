@@ -92,7 +92,8 @@ class MediaServer(ABC):
             self.session.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, url={self.settings.url!r})"
+        url = without_userinfo(self.settings.url)
+        return f"{type(self).__name__}(name={self.name!r}, url={url!r})"
 
 
 def inside(path: str, root: str) -> bool:

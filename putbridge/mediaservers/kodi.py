@@ -212,6 +212,16 @@ class KodiServer(MediaServer):
                     True, f"nothing to scan: {count_folders(skipped)} in other sources"
                 )
         deadline = self._deadline()
+        cleaned = False
+        if removed and self.settings.clean:
+            # First, while nothing of ours runs (Kodi drops a Clean during a scan): if Kodi is
+            # busy, nothing was sent and the whole batch waits, the clean included.
+            if not self._wait_idle(deadline):
+                return self._busy(folders, 0)
+            result = self._call("VideoLibrary.Clean", {"showdialogs": False})
+            if result != "OK":
+                raise self._error(f"VideoLibrary.Clean answered {snippet(repr(result))}")
+            cleaned = True
         for done, folder in enumerate(folders):
             if not self._wait_idle(deadline):
                 return self._busy(folders, done)
@@ -221,17 +231,8 @@ class KodiServer(MediaServer):
             if result != "OK":
                 raise self._error(f"VideoLibrary.Scan answered {snippet(repr(result))}")
         detail = f"Kodi scans {count_folders(folders)}"
-        if removed and self.settings.clean:
-            # Clean is dropped while a scan runs, and ours has only just started.
-            if not self._wait_idle(self._deadline()):
-                # Every folder is held again (pending empty), so the clean is not forgotten.
-                return ScanResult(
-                    False, f"{detail}, but is still scanning: clean later", deferred=True
-                )
-            result = self._call("VideoLibrary.Clean", {"showdialogs": False})
-            if result != "OK":
-                raise self._error(f"VideoLibrary.Clean answered {snippet(repr(result))}")
-            detail += " and cleans its video library"
+        if cleaned:
+            detail = f"Kodi cleans its video library and scans {count_folders(folders)}"
         elif removed:
             detail += " (removed files stay listed until a library clean: set clean = true)"
         outside = self._outside(folders)
@@ -248,8 +249,10 @@ class KodiServer(MediaServer):
     def _busy(self, folders: list[str], done: int) -> ScanResult:
         sent = f"; {done} of {len(folders)} sent" if done else ""
         seconds = f"{max(self.settings.timeout, 1.0):g}"
+        # Not a failure: Kodi is busy (a second Scan would stop its running one). The folders
+        # not sent yet wait for the next batch.
         return ScanResult(
-            False,
+            True,
             f"Kodi has been scanning its video library for over {seconds} s{sent}",
             deferred=True,
             pending=folders[done:],

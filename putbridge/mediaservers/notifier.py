@@ -238,7 +238,7 @@ class ScanNotifier:
         self.requests += 1
         try:
             result = server.scan(folders, removed=removed)
-            if not result.ok:
+            if not result.ok and not result.deferred:
                 raise MediaServerError(result.detail)
         except Exception as err:  # down, refused, or a fault of the server class: retry later
             if not isinstance(err, MediaServerError):
