@@ -223,7 +223,7 @@ def test_scan(ctx: click.Context, path: str, only: str | None) -> None:
             click.echo(f"  library:          {server.locate(mapped)}")
             result = server.scan([mapped])
             click.echo(f"  scan:             {result.detail}")
-            failures += not result.ok
+            failures += (not result.ok) or result.deferred  # busy: not scanned yet
         except MediaServerError as err:
             failures += 1
             click.echo(f"  failed:           {err}")
