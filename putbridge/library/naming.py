@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 
 from guessit import guessit
 
+from putbridge.library.scene import read_episode, read_folder
+
 MAX_COMPONENT_BYTES = 255  # NAME_MAX on Linux/ext4/btrfs/xfs and what SMB/NTFS take in practice
 # A trailing ".xyz" longer than this is part of the name, not an extension worth keeping.
 _MAX_EXTENSION_BYTES = 32
@@ -284,9 +286,13 @@ def _parse_cached(file_name: str, parents: tuple[str, ...]) -> MediaInfo | None:
     tidy = _tidy_movie(file_name, parents[-1]) if parents else None
     if tidy is not None:
         return tidy
-    scene = scene_movie(file_name)
+    scene = scene_movie(file_name) or scene_episode(file_name, parents)
     if scene is not None:
         return scene
+    return _parse_guessit(file_name, parents)
+
+
+def _parse_guessit(file_name: str, parents: tuple[str, ...]) -> MediaInfo | None:
     own = _guess_file(file_name)
     if own.is_episode or own.episodes:
         return _place_episode(own, [_guess_folder(name) for name in reversed(parents)])
@@ -360,6 +366,35 @@ def scene_movie(file_name: str) -> MediaInfo | None:
     if not title or title.casefold() in _GENERIC_FOLDERS:
         return None
     return MediaInfo(kind="movie", title=title, year=int(match["year"]))
+
+
+def scene_episode(file_name: str, parents: Sequence[str]) -> MediaInfo | None:
+    """The episode a plainly named file in plainly named folders is (what guessit would make of
+    it), or None when anything needs guessit."""
+    own = read_episode(file_name)
+    if own is None:
+        return None
+    folders = []
+    for name in reversed(parents[-_PARENT_LOOKBACK:]):
+        if name.strip().casefold() in _SPECIALS_FOLDERS:
+            folders.append(_Guess(seasons=(0,), is_episode=True))
+        elif name in _SCENE_GENERIC:
+            folders.append(_EMPTY)
+        elif (read := read_folder(name)) is not None and _clean_title(read.title) == read.title:
+            if read.title and not read.year and read.title.casefold() in _GENERIC_FOLDERS:
+                return None
+            folders.append(_Guess(*read))
+        else:
+            return None
+    return _place_episode(_Guess(*own, is_episode=True), folders)
+
+
+# Generic folder names as commonly spelt; guessit finds no title, year or number in any of them.
+_SCENE_GENERIC = frozenset(
+    spelling
+    for name in _GENERIC_FOLDERS
+    for spelling in (name, name.title(), name.upper(), name.title().replace("Tv", "TV"))
+)
 
 
 def _tidy_movie(file_name: str, folder_name: str) -> MediaInfo | None:
