@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from putbridge.urls import local_base_url
 log = logging.getLogger("putbridge.webhook.server")
 
 STOP_TIMEOUT = 10.0
+STOP_GRACE = 1.0  # how long answers already being written may take to finish at stop
 MAX_REQUEST_BODY = 16 * 1024 * 1024
 
 
@@ -126,6 +128,13 @@ class BridgeServer:
             self._trigger = None
         if server is None or workers is None or thread is None:
             return
+        # Stop accepting, let answers being written finish (briefly: a stream to a slow player
+        # does not), then close every connection. Closing a channel under a worker that is
+        # still servicing it makes waitress log an IndexError from its emptied request list.
+        _in_loop(thread, trigger, socket_map, _stop_listening, timeout)
+        grace = time.monotonic() + min(STOP_GRACE, timeout)
+        while (workers.active_count or workers.queue) and time.monotonic() < grace:
+            time.sleep(0.01)
         _in_loop(thread, trigger, socket_map, _close_connections, timeout)
         workers.shutdown(cancel_pending=True, timeout=timeout)
         for worker in workers.started:
@@ -191,17 +200,21 @@ def _trigger(socket_map: dict[int, Any]) -> Any:
     return None
 
 
+def _stop_listening(socket_map: dict[int, Any]) -> None:
+    for dispatcher in list(socket_map.values()):
+        if isinstance(dispatcher, BaseWSGIServer):
+            # BaseWSGIServer.close would also close the trigger, which workers still pull.
+            wasyncore.dispatcher.close(dispatcher)
+
+
 def _close_connections(socket_map: dict[int, Any]) -> None:
-    """Stop listening and close every connection; the triggers stay for the workers."""
+    """Close every connection; the triggers stay for the workers."""
     for dispatcher in list(socket_map.values()):
         if isinstance(dispatcher, HTTPChannel):
             # Mark it closed before waking a worker waiting to write, so the worker sees a
             # closed channel and raises ClientDisconnected instead of waiting again.
             dispatcher.cancel()
             dispatcher.handle_close()
-        elif isinstance(dispatcher, BaseWSGIServer):
-            # BaseWSGIServer.close would also close the trigger, which workers still pull.
-            wasyncore.dispatcher.close(dispatcher)
 
 
 def _close_all(socket_map: dict[int, Any]) -> None:
