@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -87,6 +88,11 @@ class MediaServer(ABC):
         wanted = {n.strip().casefold() for n in self.settings.libraries}
         return not wanted or name.strip().casefold() in wanted
 
+    def missing_libraries(self, names: Iterable[str]) -> list[str]:
+        """The configured ``libraries`` the server has no library (section, source) for."""
+        known = {name.strip().casefold() for name in names}
+        return [n for n in self.settings.libraries if n.strip().casefold() not in known]
+
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
@@ -149,3 +155,22 @@ def snippet(text: str) -> str:
 
 def count_folders(folders: list[str]) -> str:
     return f"{len(folders)} folder" + ("" if len(folders) == 1 else "s")
+
+
+class ListingCache:
+    """A server's last listing of its libraries, reused for ``ttl`` seconds by the scans (the
+    checks and test-scan always ask afresh)."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._at: float | None = None
+        self._value: Any = None
+
+    def put(self, value: T) -> T:
+        self._at, self._value = time.monotonic(), value
+        return value
+
+    def get(self, fetch: Callable[[], T]) -> T:
+        if self._at is not None and time.monotonic() - self._at < self.ttl:
+            return self._value
+        return fetch()

@@ -13,7 +13,6 @@ A reported path is not scanned at once: Jellyfin queues it and looks only after 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from putbridge.logs import redact, register_secret
 
 from .base import (
     CheckResult,
+    ListingCache,
     MediaServer,
     ScanResult,
     connection_reason,
@@ -75,7 +75,7 @@ class MediaBrowserServer(MediaServer):
         self._base = settings.url.rstrip("/")
         self._shown_url = without_userinfo(self._base)
         self._label = f"{self.product} {settings.name!r}" if settings.name else self.product
-        self._roots_cache: tuple[float, list[VirtualFolder]] | None = None
+        self._libraries = ListingCache(ROOTS_TTL)
         self._warned: set[str] = set()
 
     # ---- the one road to the server ----------------------------------------------------------
@@ -157,14 +157,7 @@ class MediaBrowserServer(MediaServer):
                     str(item.get("Name") or ""), [x for x in locations if isinstance(x, str) and x]
                 )
             )
-        self._roots_cache = (time.monotonic(), found)
-        return found
-
-    def _cached_folders(self) -> list[VirtualFolder]:
-        cached = self._roots_cache
-        if cached is not None and time.monotonic() - cached[0] < ROOTS_TTL:
-            return cached[1]
-        return self.virtual_folders()
+        return self._libraries.put(found)
 
     # ---- the interface -----------------------------------------------------------------------
 
@@ -184,8 +177,7 @@ class MediaBrowserServer(MediaServer):
                 return CheckResult(True, f"{about}: libraries hidden from this token (403)", [])
             return CheckResult(False, str(err), [])
         chosen = [lib for lib in libraries if self.selected(lib.name)]
-        known = {lib.name.strip().casefold() for lib in libraries}
-        missing = [n for n in self.settings.libraries if n.strip().casefold() not in known]
+        missing = self.missing_libraries(lib.name for lib in libraries)
         roots = [loc for lib in chosen for loc in lib.locations]
         if missing:
             has = ", ".join(lib.name for lib in libraries) or "none"
@@ -235,7 +227,7 @@ class MediaBrowserServer(MediaServer):
         """Folders known to belong to a library outside ``settings.libraries`` are dropped;
         folders in no library, or when libraries cannot be listed, are kept."""
         try:
-            libraries = self._cached_folders()
+            libraries = self._libraries.get(self.virtual_folders)
         except MediaServerError as err:
             if getattr(err, "status", None) != 403:
                 raise
@@ -253,7 +245,7 @@ class MediaBrowserServer(MediaServer):
     def _outside(self, folders: list[str]) -> list[str]:
         """Folders in no library; logged once each, since the server drops them silently."""
         try:
-            libraries = self._cached_folders()
+            libraries = self._libraries.get(self.virtual_folders)
         except MediaServerError:
             return []  # the scan itself went through; the note is a courtesy
         outside = [f for f in folders if longest_holder(f, libraries, _locations) is None]

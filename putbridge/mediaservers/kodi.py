@@ -30,6 +30,7 @@ from putbridge.logs import redact, register_secret
 
 from .base import (
     CheckResult,
+    ListingCache,
     MediaServer,
     ScanResult,
     connection_reason,
@@ -84,7 +85,7 @@ class KodiServer(MediaServer):
             else None
         )
         self._ids = itertools.count(1)
-        self._sources_cache: tuple[float, list[Source]] | None = None
+        self._sources = ListingCache(SOURCES_TTL)
         self._warned: set[str] = set()
 
     # ---- the one road to Kodi ----------------------------------------------------------------
@@ -150,14 +151,7 @@ class KodiServer(MediaServer):
         for item in listed:
             if isinstance(item, dict) and isinstance(item.get("file"), str) and item["file"]:
                 found.append(Source(str(item.get("label") or ""), _source_paths(item["file"])))
-        self._sources_cache = (time.monotonic(), found)
-        return found
-
-    def _cached_sources(self) -> list[Source]:
-        cached = self._sources_cache
-        if cached is not None and time.monotonic() - cached[0] < SOURCES_TTL:
-            return cached[1]
-        return self.sources()
+        return self._sources.put(found)
 
     # ---- the interface -----------------------------------------------------------------------
 
@@ -169,8 +163,7 @@ class KodiServer(MediaServer):
             return CheckResult(False, str(err), [])
         chosen = [s for s in sources if self.selected(s.label)]
         roots = [path for source in chosen for path in source.paths]
-        known = {s.label.strip().casefold() for s in sources}
-        missing = [n for n in self.settings.libraries if n.strip().casefold() not in known]
+        missing = self.missing_libraries(s.label for s in sources)
         if missing:
             has = ", ".join(s.label for s in sources) or "none"
             detail = f"{about}: no video source named {', '.join(map(repr, missing))} (has: {has})"
@@ -280,7 +273,7 @@ class KodiServer(MediaServer):
 
     def _drop_unselected(self, folders: list[str]) -> tuple[list[str], list[str]]:
         """Folders in a source outside ``settings.libraries`` are dropped; others are kept."""
-        sources = self._cached_sources()
+        sources = self._sources.get(self.sources)
         keep, skip = [], []
         for folder in folders:
             found = longest_holder(folder, sources, _paths)
@@ -293,7 +286,7 @@ class KodiServer(MediaServer):
     def _outside(self, folders: list[str]) -> list[str]:
         """Folders in no video source; logged once each, since Kodi answers OK and ignores them."""
         try:
-            sources = self._cached_sources()
+            sources = self._sources.get(self.sources)
         except MediaServerError:
             return []  # the scan went through; the note is a courtesy
         outside = [f for f in folders if longest_holder(f, sources, _paths) is None]

@@ -28,7 +28,7 @@ from plexapi.server import PlexServer as PlexApiServer
 from putbridge.config import MediaServerSettings
 from putbridge.errors import MediaServerError
 
-from .base import CheckResult, MediaServer, ScanResult
+from .base import CheckResult, MediaServer, ScanResult, without_userinfo
 
 log = logging.getLogger("putbridge.mediaservers.plex")
 
@@ -93,9 +93,10 @@ class PlexServer(MediaServer):
         self._plex: PlexApiServer | None = None
         # plexapi objects cache state; one operation at a time keeps them consistent.
         self._lock = threading.RLock()
-        self._wanted = {t.strip().casefold() for t in settings.libraries}
         self._label = (
-            f"Plex {self.name!r} at {settings.url}" if settings.name else f"Plex at {settings.url}"
+            f"Plex {self.name!r} at {without_userinfo(settings.url)}"
+            if settings.name
+            else f"Plex at {without_userinfo(settings.url)}"
         )
 
     # -- connection and errors ------------------------------------------------------------------
@@ -175,7 +176,7 @@ class PlexServer(MediaServer):
         ]
 
     def _listed(self, section: LibrarySection) -> bool:
-        return not self._wanted or (section.title or "").strip().casefold() in self._wanted
+        return self.selected(section.title or "")
 
     # -- matching -------------------------------------------------------------------------------
 
@@ -220,10 +221,9 @@ class PlexServer(MediaServer):
             listed = [s for s in sections if self._listed(s)]
             roots = [loc for s in listed for loc in s.locations]
             detail = f"Plex {plex.friendlyName!r} {plex.version}: {len(sections)} sections" + (
-                f", {len(listed)} of them in libraries" if self._wanted else ""
+                f", {len(listed)} of them in libraries" if self.settings.libraries else ""
             )
-            known = {(s.title or "").strip().casefold() for s in sections}
-            missing = [t for t in self.settings.libraries if t.strip().casefold() not in known]
+            missing = self.missing_libraries(s.title or "" for s in sections)
             if missing:
                 names = ", ".join(repr(t) for t in missing)
                 return CheckResult(
@@ -247,7 +247,7 @@ class PlexServer(MediaServer):
                     f"section {s.title!r} location {loc}" for s, loc in inner
                 )
             return "no Plex section contains it (a scan would update " + (
-                "the listed sections in full)" if self._wanted else "the whole library)"
+                "the listed sections in full)" if self.settings.libraries else "the whole library)"
             )
 
     def scan(self, folders: list[str], *, removed: bool = False) -> ScanResult:
@@ -305,7 +305,7 @@ class PlexServer(MediaServer):
         """Folders in no section: most likely a wrong path_map. Plex would not find files outside
         its locations, but a full update at least picks up anything that did land in one."""
         what = ", ".join(folders) if len(folders) <= _LISTED else f"{len(folders)} folders"
-        if self._wanted:
+        if self.settings.libraries:
             if not listed:
                 return f"{what} in no Plex section and no listed section exists: skipped"
             for section in listed:
