@@ -180,44 +180,33 @@ class TransferLedger:
         now = self._now()
         with self.store.write() as conn:
             row = conn.execute("SELECT * FROM transfers WHERE key = ?", (source.key,)).fetchone()
+            # What the input says: a new row is made of it, a reopened row takes it over.
+            given = {
+                "kind": source.kind,
+                "name": source.name,
+                "url": source.url,
+                "torrent": source.data,
+                "filename": source.filename,
+                "target": target,
+                "updated_at": now,
+            }
             if row is None:
+                given.update(key=source.key, origin=origin, state="received", created_at=now)
                 cursor = conn.execute(
-                    "INSERT INTO transfers (key, kind, name, url, torrent, filename, target, "
-                    "origin, state, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)",
-                    (
-                        source.key,
-                        source.kind,
-                        source.name,
-                        source.url,
-                        source.data,
-                        source.filename,
-                        target,
-                        origin,
-                        now,
-                        now,
-                    ),
+                    f"INSERT INTO transfers ({', '.join(given)}) "
+                    f"VALUES ({', '.join('?' * len(given))})",
+                    tuple(given.values()),
                 )
                 _history(conn, cursor.lastrowid, "received", now, origin)
                 return self._row(conn, cursor.lastrowid), True
             if row["state"] in ("failed", "cancelled"):
                 check_transition(row["state"], "received")
+                assignments = ", ".join(f"{name} = ?" for name in given)
                 conn.execute(
-                    "UPDATE transfers SET state = 'received', reason = NULL, kind = ?, name = ?, "
-                    "url = ?, torrent = ?, filename = ?, target = ?, attempts = 0, retries = 0, "
-                    "sending_until = NULL, putio_id = NULL, file_id = NULL, putio_status = NULL, "
-                    "percent = NULL, updated_at = ? "
-                    "WHERE id = ?",
-                    (
-                        source.kind,
-                        source.name,
-                        source.url,
-                        source.data,
-                        source.filename,
-                        target,
-                        now,
-                        row["id"],
-                    ),
+                    f"UPDATE transfers SET {assignments}, state = 'received', reason = NULL, "
+                    "attempts = 0, retries = 0, sending_until = NULL, putio_id = NULL, "
+                    "file_id = NULL, putio_status = NULL, percent = NULL WHERE id = ?",
+                    (*given.values(), row["id"]),
                 )
                 _history(conn, row["id"], "received", now, f"added again ({origin})")
                 return self._row(conn, row["id"]), True
