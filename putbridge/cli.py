@@ -15,7 +15,7 @@ import click
 from putbridge import __version__, config, logs, tomlfile
 from putbridge.cli_common import context_settings, one_line_errors, wait_for_signal
 from putbridge.cli_daemon import add, run, status, test_scan
-from putbridge.putio import PutioClient
+from putbridge.service import putio_client
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,6 @@ def main(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     ctx.obj = {"config_path": config_path, "verbose": verbose}
 
 
-def _client(settings: config.Settings, *, token: str | None = None) -> PutioClient:
-    return PutioClient(
-        token if token is not None else settings.putio.token,
-        api_url=settings.putio.api_url,
-        upload_url=settings.putio.upload_url,
-        timeout=settings.putio.timeout,
-        app_id=settings.putio.app_id,
-    )
-
-
 @main.command()
 @click.option("--poll-interval", type=float, default=3.0, hidden=True)
 @click.pass_context
@@ -60,10 +50,10 @@ def login(ctx: click.Context, poll_interval: float) -> None:
         click.echo(f"Open {LINK_PAGE} and enter this code: {code}")
         click.echo("Waiting for the code to be linked (Ctrl-C to give up)...")
 
-    with _client(settings, token="") as client:
+    with putio_client(settings, token="") as client:
         token = link_device(client, on_code=show, interval=poll_interval)
     logs.register_secret(token)
-    with _client(settings, token=token) as client:
+    with putio_client(settings, token=token) as client:
         info = client.account_info()
     save_token(target, token)
     who = info.get("username") or info.get("mail") or "your account"
@@ -87,7 +77,7 @@ def sync(ctx: click.Context, dry_run: bool) -> None:
         )
     progress = _TtyProgress() if sys.stderr.isatty() else _LogProgress()
     with (
-        _client(settings) as client,
+        putio_client(settings) as client,
         Store(Path(settings.state.dir) / "putbridge.db") as store,
     ):
         report = library_sync_from_settings(settings, client, store).sync_all(

@@ -116,9 +116,10 @@ def open_store(settings: Settings) -> Store:
     return Store(Path(settings.state.dir) / "putbridge.db")
 
 
-def putio_client(settings: Settings, **options: Any) -> PutioClient:
+def putio_client(settings: Settings, *, token: str | None = None, **options: Any) -> PutioClient:
+    """A PutioClient for the configured account (``token`` overrides the configured one)."""
     return PutioClient(
-        settings.putio.token,
+        settings.putio.token if token is None else token,
         api_url=settings.putio.api_url,
         upload_url=settings.putio.upload_url,
         timeout=options.pop("timeout", settings.putio.timeout),
